@@ -1,0 +1,196 @@
+// Membership core, part 3: dissemination (piggy-backed and periodic gossip), push-pull
+// anti-entropy, reconnection to members believed dead (partition healing), join and leave.
+#include <algorithm>
+
+#include "agent/membership/core.hpp"
+
+namespace starling::membership {
+
+void Core::send(const std::string& address, const NodeId& to, Message message, bool piggyback) {
+  if (address.empty()) return;
+  message.sender = self_.id;
+  message.sender_address = self_.address;
+  if (piggyback) {
+    std::size_t used = 0;
+    for (const Bytes& r : message.records) used += r.size();
+    if (used < config_.piggyback_bytes_max) {
+      // Rule R11: every message carries the least-sent news, within the byte budget.
+      auto extra = broadcasts_.take(config_.piggyback_bytes_max - used,
+                                    retransmit_limit(config_, swarm_size()));
+      for (Bytes& r : extra) message.records.push_back(std::move(r));
+    }
+  }
+  ++stats_.messages_out;
+  ready_.messages.push_back(Outbound{address, to, std::move(message)});
+}
+
+void Core::send_to(const NodeId& to, Message message, bool piggyback) {
+  auto it = members_.find(to);
+  if (it == members_.end()) return;
+  send(it->second.address, to, std::move(message), piggyback);
+}
+
+void Core::broadcast(const NodeId& subject, const Bytes& record) {
+  broadcasts_.push(subject, record);
+}
+
+std::vector<Bytes> Core::full_state() const {
+  std::vector<Bytes> records;
+  records.reserve(members_.size() * 2);
+  for (const auto& [id, m] : members_) {
+    // Tombstones travel without their alive record: a receiver that never knew the member has
+    // no use for it (R1), and one that forgot it (R16) must not be made to resurrect it.
+    const bool tombstone = m.status == MemberStatus::kDead || m.status == MemberStatus::kLeft;
+    // Otherwise the alive record comes first: a receiver that does not know the member needs it
+    // before a suspicion at the same incarnation can apply.
+    if (!tombstone && !m.alive_record.empty()) records.push_back(m.alive_record);
+    if (!m.status_record.empty()) records.push_back(m.status_record);
+  }
+  return records;
+}
+
+std::vector<NodeId> Core::pick_random(const Pool& pool, std::size_t k, const NodeId& exclude) {
+  std::vector<NodeId> picked;
+  const std::size_t n = pool.size();
+  if (n == 0 || k == 0) return picked;
+  // Sample without replacement; a few retries suffice since k << n in large swarms.
+  for (std::size_t attempts = 0; picked.size() < k && attempts < 4 * k + n; ++attempts) {
+    const NodeId& id = pool.at(rng_.uniform(n));
+    if (id == exclude || std::find(picked.begin(), picked.end(), id) != picked.end()) continue;
+    picked.push_back(id);
+    if (picked.size() + (pool.contains(exclude) ? 1 : 0) >= n) break;
+  }
+  return picked;
+}
+
+void Core::tick_gossip(Instant now) {
+  if (now < next_gossip_at_) return;
+  next_gossip_at_ = now + config_.gossip_interval;
+  if (broadcasts_.empty()) return;
+  // Rule R12: gossip also reaches members declared dead recently, so that a member wrongly
+  // declared dead learns it and refutes.
+  std::vector<NodeId> targets = pick_random(live_, static_cast<std::size_t>(config_.gossip_nodes),
+                                            self_.id);
+  if (!dead_.ids().empty() && rng_.chance(0.5)) {
+    const NodeId& candidate = dead_.at(rng_.uniform(dead_.size()));
+    if (now - members_.at(candidate).status_since <= config_.gossip_to_the_dead) {
+      targets.push_back(candidate);
+    }
+  }
+  for (const NodeId& target : targets) {
+    if (broadcasts_.empty()) break;
+    Message gossip;
+    gossip.type = MessageType::kGossip;
+    send_to(target, std::move(gossip), /*piggyback=*/true);
+  }
+}
+
+void Core::tick_push_pull(Instant now) {
+  if (now < next_push_pull_at_) return;
+  next_push_pull_at_ = now + push_pull_interval(config_, swarm_size());
+  reap_tombstones(now);
+  if (left_ || live_.size() == 0) return;
+  // Rule R13: periodic full-state exchange repairs whatever gossip missed.
+  const NodeId target = live_.at(rng_.uniform(live_.size()));
+  Message push;
+  push.type = MessageType::kPushPull;
+  push.records = full_state();
+  ++stats_.push_pulls;
+  send_to(target, std::move(push), /*piggyback=*/false);
+}
+
+void Core::tick_reconnect(Instant now) {
+  if (now < next_reconnect_at_) return;
+  next_reconnect_at_ = now + config_.reconnect_interval;
+  if (left_ || dead_.size() == 0) return;
+  // Rule R14: after a partition each side believes the other dead; a full-state exchange with
+  // one of them is how the two sides find each other again.
+  const NodeId target = dead_.at(rng_.uniform(dead_.size()));
+  Message push;
+  push.type = MessageType::kPushPull;
+  push.records = full_state();
+  ++stats_.push_pulls;
+  send_to(target, std::move(push), /*piggyback=*/false);
+}
+
+void Core::join(const std::vector<std::string>& seed_addresses, Instant now) {
+  // Rule R15: join through the seeds, retried until one answers.
+  seeds_.clear();
+  for (const auto& seed : seed_addresses) {
+    if (seed != self_.address) seeds_.push_back(seed);
+  }
+  if (seeds_.empty()) {
+    joined_ = true;  // the first node of a new swarm
+    return;
+  }
+  send_join(now);
+}
+
+void Core::send_join(Instant now) {
+  next_join_at_ = now + config_.join_retry_interval;
+  for (const auto& seed : seeds_) {
+    Message push;
+    push.type = MessageType::kPushPull;
+    push.join = true;
+    push.records = full_state();
+    send(seed, NodeId{}, std::move(push), /*piggyback=*/false);
+  }
+}
+
+void Core::tick_join(Instant now) {
+  if (now < next_join_at_) return;
+  if (joined_ || left_) {
+    next_join_at_ = Instant::max();
+    return;
+  }
+  send_join(now);
+}
+
+void Core::on_push_pull(const Message& message, Instant now) {
+  if (message.type == MessageType::kPushPullReply) {
+    joined_ = true;
+    if (joined_) next_join_at_ = Instant::max();
+    return;
+  }
+  Message reply;
+  reply.type = MessageType::kPushPullReply;
+  reply.records = full_state();
+  (void)now;
+  send(message.sender_address, message.sender, std::move(reply), /*piggyback=*/false);
+}
+
+void Core::leave(Instant now) {
+  if (left_) return;
+  // Rule R6: a graceful leave is a record signed by the leaver at its current incarnation.
+  MemberRecord record;
+  record.type = RecordType::kLeft;
+  record.subject = self_.id;
+  record.signer = self_.id;
+  record.incarnation = incarnation_;
+  Bytes bytes = codec_.seal(record);
+  Member& me = members_.at(self_.id);
+  me.status_record = bytes;
+  set_status(me, MemberStatus::kLeft, now);
+  left_ = true;
+  probe_.reset();
+  broadcasts_.clear();
+  broadcast(self_.id, bytes);
+  next_gossip_at_ = now;  // spread it at once
+  tick_gossip(now);
+}
+
+void Core::reap_tombstones(Instant now) {
+  // Rule R16: tombstones outlive every stale alive record that gossip may still carry.
+  for (auto it = members_.begin(); it != members_.end();) {
+    Member& m = it->second;
+    const bool tombstone = m.status == MemberStatus::kDead || m.status == MemberStatus::kLeft;
+    if (m.id != self_.id && tombstone && now - m.status_since > config_.dead_retention) {
+      dead_.erase(m.id);
+      it = members_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace starling::membership

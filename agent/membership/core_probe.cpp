@@ -1,0 +1,171 @@
+// Membership core, part 2: failure detection. One probe at a time in randomised round-robin
+// order (SWIM), indirect probes through k members when the direct ack is late, suspicion with
+// Lifeguard's shrinking timeout, and Lifeguard's local health score.
+#include <algorithm>
+
+#include "agent/membership/core.hpp"
+
+namespace starling::membership {
+
+std::optional<NodeId> Core::next_probe_target() {
+  // Rule R7: randomised round-robin: every live member is probed once per pass, so a failed
+  // member is probed within (live members) protocol periods.
+  for (int pass = 0; pass < 2; ++pass) {
+    while (probe_index_ < probe_order_.size()) {
+      const NodeId id = probe_order_[probe_index_++];
+      if (live_.contains(id)) return id;
+    }
+    probe_order_ = live_.ids();
+    std::sort(probe_order_.begin(), probe_order_.end());  // pool order depends on history
+    rng_.shuffle(probe_order_.begin(), probe_order_.end());
+    probe_index_ = 0;
+  }
+  return std::nullopt;
+}
+
+void Core::tick_probe(Instant now) {
+  if (probe_ && !probe_->indirect_sent && now >= probe_->direct_deadline) {
+    send_indirect_probes(now);
+  }
+  if (probe_ && now >= probe_->end_deadline) finish_probe(/*acked=*/false, now);
+  if (now >= next_probe_at_) {
+    next_probe_at_ = now + scaled(config_.probe_interval);
+    if (!left_ && !probe_) start_probe(now);
+  }
+}
+
+void Core::start_probe(Instant now) {
+  auto target = next_probe_target();
+  if (!target) return;
+  const Member& m = members_.at(*target);
+  Probe probe;
+  probe.sequence = next_sequence_++;
+  probe.target = *target;
+  probe.direct_deadline = now + scaled(config_.probe_timeout);
+  probe.end_deadline = now + scaled(config_.probe_interval);
+  Message ping;
+  ping.type = MessageType::kPing;
+  ping.sequence = probe.sequence;
+  ping.target = *target;
+  // Rule R8 (buddy system): a suspect hears of its suspicion from the next probe it receives.
+  if (m.status == MemberStatus::kSuspect) ping.records.push_back(m.status_record);
+  probe_ = probe;
+  ++stats_.probes;
+  send(m.address, m.id, std::move(ping), /*piggyback=*/true);
+}
+
+void Core::send_indirect_probes(Instant now) {
+  (void)now;
+  probe_->indirect_sent = true;
+  const auto helpers = pick_random(live_, static_cast<std::size_t>(config_.indirect_checks),
+                                   probe_->target);
+  probe_->expected_nacks = static_cast<int>(helpers.size());
+  for (const NodeId& helper : helpers) {
+    Message request;
+    request.type = MessageType::kPingRequest;
+    request.sequence = probe_->sequence;
+    request.target = probe_->target;
+    ++stats_.indirect_probes;
+    send_to(helper, std::move(request), /*piggyback=*/true);
+  }
+}
+
+void Core::finish_probe(bool acked, Instant now) {
+  const Probe probe = *probe_;
+  probe_.reset();
+  if (acked) {
+    adjust_health(-1);  // Rule R9: a timely ack is evidence this node is healthy
+    return;
+  }
+  ++stats_.probes_failed;
+  // Rule R9: missing nacks mean this node's own messages are not getting through.
+  adjust_health(probe.expected_nacks > 0 ? probe.expected_nacks - probe.nacks : 1);
+  auto it = members_.find(probe.target);
+  if (it != members_.end() && it->second.status == MemberStatus::kAlive) suspect(probe.target, now);
+}
+
+void Core::suspect(const NodeId& id, Instant now) {
+  const Member& m = members_.at(id);
+  MemberRecord record;
+  record.type = RecordType::kSuspect;
+  record.subject = id;
+  record.signer = self_.id;
+  record.incarnation = m.incarnation;
+  ++stats_.suspicions_raised;
+  ++stats_.records_applied;
+  apply_suspect(record, codec_.seal(record), now);
+}
+
+void Core::tick_suspicions(Instant now) {
+  while (!suspicion_deadlines_.empty() && suspicion_deadlines_.begin()->first <= now) {
+    const NodeId id = suspicion_deadlines_.begin()->second;
+    const Member& m = members_.at(id);
+    // Rule R3: a suspicion not refuted in time becomes a death, signed by this node.
+    MemberRecord record;
+    record.type = RecordType::kDead;
+    record.subject = id;
+    record.signer = self_.id;
+    record.incarnation = m.incarnation;
+    ++stats_.deaths_declared;
+    ++stats_.records_applied;
+    apply_dead_or_left(record, codec_.seal(record), now);  // removes the deadline
+  }
+}
+
+void Core::tick_relays(Instant now) {
+  for (auto it = relays_.begin(); it != relays_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    // Rule R10: the requester learns that this node, not the requester, failed to reach the
+    // target, so it does not blame its own health.
+    Message nack;
+    nack.type = MessageType::kNack;
+    nack.sequence = it->second.origin_sequence;
+    send(it->second.origin_address, it->second.origin, std::move(nack), /*piggyback=*/true);
+    it = relays_.erase(it);
+  }
+}
+
+void Core::on_ping(const Message& message) {
+  if (message.target != self_.id) return;  // meant for a previous owner of this address
+  Message ack;
+  ack.type = MessageType::kAck;
+  ack.sequence = message.sequence;
+  send(message.sender_address, message.sender, std::move(ack), /*piggyback=*/true);
+}
+
+void Core::on_ping_request(const Message& message, Instant now) {
+  auto it = members_.find(message.target);
+  if (it == members_.end() || message.target == self_.id) return;
+  Relay relay{message.sender, message.sender_address, message.sequence,
+              now + scaled(config_.probe_timeout)};
+  const std::uint32_t sequence = next_sequence_++;
+  relays_.emplace(sequence, std::move(relay));
+  Message ping;
+  ping.type = MessageType::kPing;
+  ping.sequence = sequence;
+  ping.target = message.target;
+  send(it->second.address, it->second.id, std::move(ping), /*piggyback=*/true);
+}
+
+void Core::on_ack(const Message& message, Instant now) {
+  if (probe_ && message.sequence == probe_->sequence) {
+    finish_probe(/*acked=*/true, now);
+    return;
+  }
+  auto relay = relays_.find(message.sequence);
+  if (relay == relays_.end()) return;  // late: the probe is over
+  Message ack;
+  ack.type = MessageType::kAck;
+  ack.sequence = relay->second.origin_sequence;
+  send(relay->second.origin_address, relay->second.origin, std::move(ack), /*piggyback=*/true);
+  relays_.erase(relay);
+}
+
+void Core::on_nack(const Message& message) {
+  if (probe_ && message.sequence == probe_->sequence) ++probe_->nacks;
+}
+
+}  // namespace starling::membership
