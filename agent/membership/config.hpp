@@ -51,6 +51,11 @@ struct Config {
   // this long before they are forgotten.
   Duration dead_retention = std::chrono::hours(1);
 
+  // CANARY FOR THE SIMULATOR'S CHECKERS ONLY: when true, this node never refutes accusations
+  // about itself (rule R5 disabled), so healthy members end up dead. A test runs the simulator
+  // with it to prove the invariant checkers catch a broken protocol. The agent refuses it.
+  bool testing_disable_refutation = false;
+
   // The profile's name, for reports.
   std::string profile = "lan";
 

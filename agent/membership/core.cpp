@@ -172,6 +172,7 @@ bool Core::is_news(const MemberRecord& record, ByteSpan bytes) const {
 void Core::apply(const MemberRecord& record, Bytes bytes, Instant now) {
   ++stats_.records_applied;
   if (record.subject == self_.id) {
+    if (config_.testing_disable_refutation) return;  // the checkers' canary
     // Rule R5/R6: a fact about this node that it did not state in this run is refuted.
     refute(record.incarnation, now);
     if (record.type == RecordType::kSuspect) adjust_health(+1);

@@ -105,12 +105,17 @@ void Core::tick_reconnect(Instant now) {
   if (left_ || dead_.size() == 0) return;
   // Rule R14: after a partition each side believes the other dead; a full-state exchange with
   // one of them is how the two sides find each other again.
+  // The push is small (this node's alive record and the death it holds about the target):
+  // most targets really are dead, and a live one answers with its full state, learns of its
+  // death and refutes it, and its refutation spreads to its side by gossip.
   const NodeId target = dead_.at(rng_.uniform(dead_.size()));
+  const Member& m = members_.at(target);
   Message push;
   push.type = MessageType::kPushPull;
-  push.records = full_state();
+  push.records.push_back(members_.at(self_.id).alive_record);
+  if (!m.status_record.empty()) push.records.push_back(m.status_record);
   ++stats_.push_pulls;
-  send_to(target, std::move(push), /*piggyback=*/false);
+  send(m.address, target, std::move(push), /*piggyback=*/false);
 }
 
 void Core::join(const std::vector<std::string>& seed_addresses, Instant now) {

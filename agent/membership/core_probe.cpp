@@ -81,11 +81,20 @@ void Core::finish_probe(bool acked, Instant now) {
   // Rule R9: missing nacks mean this node's own messages are not getting through.
   adjust_health(probe.expected_nacks > 0 ? probe.expected_nacks - probe.nacks : 1);
   auto it = members_.find(probe.target);
-  if (it != members_.end() && it->second.status == MemberStatus::kAlive) suspect(probe.target, now);
+  if (it == members_.end()) return;
+  const MemberStatus status = it->second.status;
+  if (status == MemberStatus::kAlive || status == MemberStatus::kSuspect) {
+    suspect(probe.target, now);
+  }
 }
 
 void Core::suspect(const NodeId& id, Instant now) {
   const Member& m = members_.at(id);
+  if (m.status == MemberStatus::kSuspect) {
+    // Rule R3: this node's own failed probe of a suspect is an independent confirmation.
+    const Suspicion& s = suspicions_.at(id);
+    if (s.accusers.count(self_.id) != 0) return;
+  }
   MemberRecord record;
   record.type = RecordType::kSuspect;
   record.subject = id;
