@@ -40,7 +40,8 @@ struct Ticks {
 // the unit is required, so that "--duration 600" cannot mean the wrong thing.
 Result<Duration> parse_duration(std::string_view text);
 
-// Formats a Duration in the largest unit that keeps it exact: "10s", "1500ms", "40us".
+// Formats a Duration in seconds, milliseconds or microseconds, the largest that keeps it exact:
+// "600s", "1500ms", "40us" (minutes and hours are printed as seconds).
 std::string format_duration(Duration d);
 
 // Seconds as a double, for reports.

@@ -18,6 +18,13 @@ std::string end_line(std::string_view label) {
 }
 constexpr int kVariant = sodium_base64_VARIANT_ORIGINAL;
 
+// The base64 alphabet and padding. Checked here because libsodium 1.0.18's decoder reads the
+// input as signed chars and accepts every byte from 0x80 to 0xff as a digit.
+bool is_base64_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         c == '+' || c == '/' || c == '=';
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -54,13 +61,17 @@ Result<Bytes> dearmor(std::string_view label, std::string_view text, std::size_t
   std::string_view body = text.substr(begin.size(), text.size() - begin.size() - end.size());
   std::string base64;
   base64.reserve(body.size());
+  bool in_alphabet = true;
   for (char c : body) {
-    if (c != '\n' && c != '\r') base64.push_back(c);
+    if (c == '\n' || c == '\r') continue;
+    in_alphabet = in_alphabet && is_base64_char(c);
+    base64.push_back(c);
   }
   if (base64.size() / 4 * 3 > max_bytes + 2) {
     return error(StatusCode::kTooLarge, "armoured document larger than " +
                                             std::to_string(max_bytes) + " bytes");
   }
+  if (!in_alphabet) return error(StatusCode::kCorrupt, "invalid base64 between the armour lines");
   Bytes out(base64.size() / 4 * 3 + 3);
   std::size_t length = 0;
   const char* end_of_base64 = nullptr;

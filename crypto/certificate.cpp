@@ -123,6 +123,13 @@ Status validate_certificate_body(const CertificateBody& body) {
       return invalid("label value for '" + key + "' must be at most 255 printable ASCII characters");
     }
   }
+  // The field limits alone allow about 10 KiB of name and labels: check the encoded total too,
+  // so that an operator's request is refused here and never reaches issue's assertion.
+  const std::size_t encoded_size = kHeaderSize + encode_body(body).size() + Signature::kSize;
+  if (encoded_size > kCertificateMaxBytes) {
+    return invalid("name and labels make a certificate of " + std::to_string(encoded_size) +
+                   " bytes; the limit is " + std::to_string(kCertificateMaxBytes));
+  }
   if (body.not_after <= body.issued_at) return invalid("not_after must be after issued_at");
   if (body.serial == 0) return invalid("serial must be at least 1");
   return Status::ok();

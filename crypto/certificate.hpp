@@ -59,7 +59,8 @@ struct Certificate {
   NodeId node_id() const { return node_id_of(body.device_key); }
 };
 
-// Checks names and labels against the rules above; kInvalidArgument naming the bad field.
+// Checks names and labels against the rules above, and that the encoded certificate fits in
+// kCertificateMaxBytes; kInvalidArgument naming the bad field.
 Status validate_certificate_body(const CertificateBody& body);
 
 // Signs `body` with the fleet root key. kInvalidArgument if the body does not validate.

@@ -45,8 +45,8 @@ Result<Certificate> enroll_device(const std::filesystem::path& fleet_dir,
 Result<RevocationList> revoke_serial(const std::filesystem::path& fleet_dir,
                                      std::uint64_t serial, std::int64_t now_unix_s);
 
-// Reads and verifies an armoured certificate file (without checking expiry or revocation, which
-// need a time and a list: see verify_certificate) / an armoured revocation list file.
+// Reads an armoured certificate file and returns the binary certificate, not yet verified (see
+// verify_certificate); reads an armoured revocation list file and verifies it against `fleet`.
 Result<Bytes> read_certificate_file(const std::filesystem::path& path);
 Result<RevocationList> read_revocation_file(const std::filesystem::path& path,
                                             const FleetPublicKey& fleet);

@@ -36,7 +36,7 @@ std::string slurp(const std::filesystem::path& path) {
 }
 
 // Runs `starling ARGS` in `dir` through the shell; ARGS are trusted test strings.
-RunResult starling(const TempDir& dir, const std::string& args) {
+RunResult run_cli(const TempDir& dir, const std::string& args) {
   const std::string command = "cd '" + dir.path().string() + "' && '" STARLING_CLI_PATH "' " +
                               args + " >stdout.txt 2>stderr.txt </dev/null";
   const int status = std::system(command.c_str());
@@ -58,9 +58,9 @@ void check_one_line_failure(const RunResult& r, const std::string& expected_frag
 
 // A fleet and one enrolled device, "gw-1" with serial 1.
 void make_fleet_and_device(const TempDir& dir) {
-  REQUIRE(starling(dir, "fleet init --out fleet").exit_code == 0);
-  REQUIRE(starling(dir, "keygen --data-dir dev").exit_code == 0);
-  REQUIRE(starling(dir, "enroll --fleet fleet --data-dir dev --name gw-1 --label site=a "
+  REQUIRE(run_cli(dir, "fleet init --out fleet").exit_code == 0);
+  REQUIRE(run_cli(dir, "keygen --data-dir dev").exit_code == 0);
+  REQUIRE(run_cli(dir, "enroll --fleet fleet --data-dir dev --name gw-1 --label site=a "
                         "--out gw.crt")
               .exit_code == 0);
 }
@@ -73,7 +73,7 @@ TEST_CASE("help and version exit 0 on every command") {
                            "keygen --help", "enroll --help", "revoke --help", "cert --help",
                            "cert show --help", "cert verify --help"}) {
     INFO(args);
-    const RunResult r = starling(dir, args);
+    const RunResult r = run_cli(dir, args);
     CHECK(r.exit_code == 0);
     CHECK(!r.out.empty());
   }
@@ -87,7 +87,7 @@ TEST_CASE("usage errors exit 2") {
                            "enroll --fleet f --name n --out o --data-dir d --device-pub p",
                            "enroll --fleet f --name n --out o --data-dir d --valid-days 0"}) {
     INFO(args);
-    CHECK(starling(dir, args).exit_code == 2);
+    CHECK(run_cli(dir, args).exit_code == 2);
   }
 }
 
@@ -100,67 +100,67 @@ TEST_CASE("the whole trust workflow") {
   REQUIRE(::stat((dir / "dev/identity.key").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
 
-  const RunResult keygen = starling(dir, "keygen --data-dir dev");
+  const RunResult keygen = run_cli(dir, "keygen --data-dir dev");
   CHECK(keygen.exit_code == 0);
   CHECK(keygen.out.size() == 33);  // 32 hex digits and a newline
 
-  const RunResult show = starling(dir, "cert show gw.crt --json");
+  const RunResult show = run_cli(dir, "cert show gw.crt --json");
   CHECK(show.exit_code == 0);
   CHECK(show.out.find("\"name\": \"gw-1\"") != std::string::npos);
   CHECK(show.out.find(keygen.out.substr(0, 32)) != std::string::npos);
   CHECK(show.out.find("\"verified\": false") != std::string::npos);
 
-  const RunResult ok = starling(dir, "cert verify gw.crt --fleet-pub fleet/fleet.pub "
+  const RunResult ok = run_cli(dir, "cert verify gw.crt --fleet-pub fleet/fleet.pub "
                                      "--revocations fleet/revocations.list");
   CHECK(ok.exit_code == 0);
   CHECK(ok.out.rfind("valid: gw-1", 0) == 0);
 
-  REQUIRE(starling(dir, "revoke --fleet fleet --serial 1").exit_code == 0);
-  check_one_line_failure(starling(dir, "cert verify gw.crt --fleet-pub fleet/fleet.pub "
+  REQUIRE(run_cli(dir, "revoke --fleet fleet --serial 1").exit_code == 0);
+  check_one_line_failure(run_cli(dir, "cert verify gw.crt --fleet-pub fleet/fleet.pub "
                                        "--revocations fleet/revocations.list"),
                          "revoked");
-  check_one_line_failure(starling(dir, "revoke --fleet fleet --serial 1"), "already revoked");
-  check_one_line_failure(starling(dir, "revoke --fleet fleet --serial 9"), "never issued");
+  check_one_line_failure(run_cli(dir, "revoke --fleet fleet --serial 1"), "already revoked");
+  check_one_line_failure(run_cli(dir, "revoke --fleet fleet --serial 9"), "never issued");
 }
 
 TEST_CASE("enrolment from a public key file, and refusing to overwrite") {
   TempDir dir;
   make_fleet_and_device(dir);
-  CHECK(starling(dir, "enroll --fleet fleet --device-pub dev/identity.pub --name gw-2 "
+  CHECK(run_cli(dir, "enroll --fleet fleet --device-pub dev/identity.pub --name gw-2 "
                       "--out gw2.crt")
             .exit_code == 0);
   check_one_line_failure(
-      starling(dir, "enroll --fleet fleet --device-pub dev/identity.pub --name gw-2 --out gw2.crt"),
+      run_cli(dir, "enroll --fleet fleet --device-pub dev/identity.pub --name gw-2 --out gw2.crt"),
       "already exists");
   check_one_line_failure(
-      starling(dir, "enroll --fleet fleet --data-dir dev --name 'bad name' --out x.crt"),
+      run_cli(dir, "enroll --fleet fleet --data-dir dev --name 'bad name' --out x.crt"),
       "name");
   check_one_line_failure(
-      starling(dir, "enroll --fleet fleet --data-dir dev --name n --label nokey --out x.crt"),
+      run_cli(dir, "enroll --fleet fleet --data-dir dev --name n --label nokey --out x.crt"),
       "key=value");
-  check_one_line_failure(starling(dir, "fleet init --out fleet"), "never replaced");
+  check_one_line_failure(run_cli(dir, "fleet init --out fleet"), "never replaced");
 }
 
 TEST_CASE("bad files give one clear line and exit 1") {
   TempDir dir;
   make_fleet_and_device(dir);
-  check_one_line_failure(starling(dir, "cert show missing.crt"), "missing.crt");
-  check_one_line_failure(starling(dir, "cert verify gw.crt --fleet-pub missing.pub"),
+  check_one_line_failure(run_cli(dir, "cert show missing.crt"), "missing.crt");
+  check_one_line_failure(run_cli(dir, "cert verify gw.crt --fleet-pub missing.pub"),
                          "missing.pub");
 
   const std::string cert_text = slurp(dir / "gw.crt");
   std::ofstream(dir / "truncated.crt") << cert_text.substr(0, cert_text.size() / 2);
-  check_one_line_failure(starling(dir, "cert show truncated.crt"), "truncated");
+  check_one_line_failure(run_cli(dir, "cert show truncated.crt"), "truncated");
 
   std::ofstream(dir / "garbage.crt") << "hello\n";
-  check_one_line_failure(starling(dir, "cert verify garbage.crt --fleet-pub fleet"), "garbage.crt");
+  check_one_line_failure(run_cli(dir, "cert verify garbage.crt --fleet-pub fleet"), "garbage.crt");
 
   REQUIRE(::chmod((dir / "dev/identity.key").c_str(), 0644) == 0);
-  check_one_line_failure(starling(dir, "keygen --data-dir dev"), "chmod 600");
+  check_one_line_failure(run_cli(dir, "keygen --data-dir dev"), "chmod 600");
   REQUIRE(::chmod((dir / "dev/identity.key").c_str(), 0600) == 0);
 
   std::ofstream(dir / "dev/identity.key", std::ios::trunc) << "starling-ed25519-seed-v1 device\nxyz\n";
-  check_one_line_failure(starling(dir, "keygen --data-dir dev"), "identity.key");
+  check_one_line_failure(run_cli(dir, "keygen --data-dir dev"), "identity.key");
 }
 
 TEST_CASE("tampered, foreign and expired certificates are rejected") {
@@ -174,14 +174,14 @@ TEST_CASE("tampered, foreign and expired certificates are rejected") {
   starling::Bytes tampered = *bytes;
   tampered[30] ^= 0x01;
   std::ofstream(dir / "tampered.crt") << crypto::armor(crypto::kCertificateLabel, tampered);
-  check_one_line_failure(starling(dir, "cert verify tampered.crt --fleet-pub fleet"),
+  check_one_line_failure(run_cli(dir, "cert verify tampered.crt --fleet-pub fleet"),
                          "bad_signature");
 
   // Foreign: a certificate from another fleet.
-  REQUIRE(starling(dir, "fleet init --out other").exit_code == 0);
-  REQUIRE(starling(dir, "enroll --fleet other --data-dir dev --name gw-1 --out foreign.crt")
+  REQUIRE(run_cli(dir, "fleet init --out other").exit_code == 0);
+  REQUIRE(run_cli(dir, "enroll --fleet other --data-dir dev --name gw-1 --out foreign.crt")
               .exit_code == 0);
-  check_one_line_failure(starling(dir, "cert verify foreign.crt --fleet-pub fleet"),
+  check_one_line_failure(run_cli(dir, "cert verify foreign.crt --fleet-pub fleet"),
                          "wrong_fleet");
 
   // Expired: issued by the same fleet key two days ago, valid for one.
@@ -196,5 +196,5 @@ TEST_CASE("tampered, foreign and expired certificates are rejected") {
   auto expired = crypto::issue_certificate(*fleet_key, body);
   REQUIRE(expired.is_ok());
   std::ofstream(dir / "expired.crt") << crypto::armor(crypto::kCertificateLabel, expired->encoded);
-  check_one_line_failure(starling(dir, "cert verify expired.crt --fleet-pub fleet"), "expired");
+  check_one_line_failure(run_cli(dir, "cert verify expired.crt --fleet-pub fleet"), "expired");
 }
