@@ -18,10 +18,15 @@ std::vector<Bytes> BroadcastQueue::take(std::size_t bytes_budget, int limit) {
   std::vector<Bytes> out;
   std::vector<NodeId> picked;
   std::size_t used = 0;
+  int misses = 0;
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
     const NodeId& subject = std::get<2>(*it);
     const Entry& entry = by_subject_.at(subject);
-    if (used + entry.record.size() > bytes_budget) continue;  // a smaller one may still fit
+    if (used + entry.record.size() > bytes_budget) {
+      // A smaller record may still fit, but do not walk a long queue to find one.
+      if (++misses > 8) break;
+      continue;
+    }
     used += entry.record.size();
     out.push_back(entry.record);
     picked.push_back(subject);

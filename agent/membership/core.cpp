@@ -34,7 +34,8 @@ Core::Core(Config config, Self self, RecordCodec& codec, std::uint64_t seed, Ins
   me.id = self_.id;
   me.address = self_.address;
   me.status_since = now;
-  members_.emplace(self_.id, std::move(me));
+  auto [self_entry, inserted] = members_.emplace(self_.id, std::move(me));
+  index_.emplace(self_.id, &self_entry->second);
   announce_alive(now);
   // Spread the first probe and timers over one interval so that nodes started together do not
   // probe in lockstep.
@@ -47,9 +48,22 @@ Core::Core(Config config, Self self, RecordCodec& codec, std::uint64_t seed, Ins
   next_reconnect_at_ = now + config_.reconnect_interval + jitter(config_.reconnect_interval);
 }
 
-const Member* Core::find(const NodeId& id) const {
-  auto it = members_.find(id);
-  return it == members_.end() ? nullptr : &it->second;
+const Member* Core::find(const NodeId& id) const { return lookup(id); }
+
+Member* Core::lookup(const NodeId& id) {
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : it->second;
+}
+
+const Member* Core::lookup(const NodeId& id) const {
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : it->second;
+}
+
+Member& Core::member_at(const NodeId& id) {
+  Member* m = lookup(id);
+  STARLING_ASSERT(m != nullptr, "member_at() of an unknown member");
+  return *m;
 }
 
 std::size_t Core::count(MemberStatus status) const {
@@ -87,7 +101,7 @@ void Core::announce_alive(Instant now) {
   record.address = self_.address;
   record.meta = self_.meta;
   Bytes bytes = codec_.seal(record);
-  Member& me = members_.at(self_.id);
+  Member& me = member_at(self_.id);
   me.incarnation = incarnation_;
   me.meta_version = meta_version_;
   me.meta = self_.meta;
@@ -129,7 +143,7 @@ bool Core::is_news_about_self(const MemberRecord& record, ByteSpan bytes) const 
   switch (record.type) {
     case RecordType::kAlive: {
       // An alive record of ours that we did not make in this run (an earlier run's).
-      const Member& me = members_.at(self_.id);
+      const Member& me = *lookup(self_.id);
       if (std::equal(bytes.begin(), bytes.end(), me.alive_record.begin(), me.alive_record.end())) {
         return false;
       }
@@ -145,9 +159,9 @@ bool Core::is_news_about_self(const MemberRecord& record, ByteSpan bytes) const 
 }
 
 bool Core::is_news(const MemberRecord& record, ByteSpan bytes) const {
-  auto it = members_.find(record.subject);
-  if (it == members_.end()) return record.type == RecordType::kAlive;  // Rule R1
-  const Member& m = it->second;
+  const Member* found = lookup(record.subject);
+  if (found == nullptr) return record.type == RecordType::kAlive;  // Rule R1
+  const Member& m = *found;
   const bool tombstone = m.status == MemberStatus::kDead || m.status == MemberStatus::kLeft;
   switch (record.type) {
     case RecordType::kAlive:
@@ -189,6 +203,7 @@ void Core::apply(const MemberRecord& record, Bytes bytes, Instant now) {
 void Core::apply_alive(const MemberRecord& record, Bytes bytes, Instant now) {
   auto [it, inserted] = members_.try_emplace(record.subject);
   Member& m = it->second;
+  if (inserted) index_.emplace(record.subject, &m);
   const bool meta_changed = !inserted && m.meta != record.meta;
   const MemberStatus before = m.status;
   m.id = record.subject;
@@ -213,7 +228,7 @@ void Core::apply_alive(const MemberRecord& record, Bytes bytes, Instant now) {
 }
 
 void Core::apply_suspect(const MemberRecord& record, Bytes bytes, Instant now) {
-  Member& m = members_.at(record.subject);
+  Member& m = member_at(record.subject);
   if (m.status == MemberStatus::kSuspect && record.incarnation == m.incarnation) {
     // Rule R3 (Lifeguard): an independent confirmation shortens the suspicion.
     Suspicion& s = suspicions_.at(m.id);
@@ -240,7 +255,7 @@ void Core::apply_suspect(const MemberRecord& record, Bytes bytes, Instant now) {
 }
 
 void Core::apply_dead_or_left(const MemberRecord& record, Bytes bytes, Instant now) {
-  Member& m = members_.at(record.subject);
+  Member& m = member_at(record.subject);
   m.incarnation = record.incarnation;
   m.status_record = bytes;
   const bool left = record.type == RecordType::kLeft;
@@ -305,7 +320,12 @@ void Core::tick(Instant now) {
 void Core::step(const Message& message, Instant now) {
   ++stats_.messages_in;
   if (message.sender == self_.id) return;
+  // Rule R15: the full state that answers this node's join is what the swarm already knows;
+  // re-spreading it would make every joiner re-gossip the whole membership (n^2 log n records
+  // for a fleet booting at once). It is merged without being queued for dissemination.
+  quiet_ = message.type == MessageType::kPushPullReply && !joined_;
   for (const Bytes& record : message.records) receive_record(record, now);
+  quiet_ = false;
   switch (message.type) {
     case MessageType::kPing: return on_ping(message);
     case MessageType::kPingRequest: return on_ping_request(message, now);

@@ -141,6 +141,9 @@ class Core {
   };
 
   // core.cpp: records and state.
+  Member* lookup(const NodeId& id);
+  const Member* lookup(const NodeId& id) const;
+  Member& member_at(const NodeId& id);
   void receive_record(ByteSpan bytes, Instant now);
   bool is_news(const MemberRecord& record, ByteSpan bytes) const;
   bool is_news_about_self(const MemberRecord& record, ByteSpan bytes) const;
@@ -195,9 +198,13 @@ class Core {
   int health_ = 0;
   bool joined_ = false;
   bool left_ = false;
+  bool quiet_ = false;  // while merging the answer to this node's join: see step()
   std::vector<std::string> seeds_;
 
   std::map<NodeId, Member> members_;  // ordered: full states and reports iterate in id order
+  // Hash index into members_ (std::map nodes never move): lookups are on every record and
+  // message, and tree walks over thousands of members dominated simulation profiles.
+  std::unordered_map<NodeId, Member*> index_;
   Pool live_;                         // alive or suspect, self excluded
   Pool dead_;                         // dead (not left): reconnect candidates
   std::map<NodeId, Suspicion> suspicions_;

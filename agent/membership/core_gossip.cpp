@@ -25,12 +25,13 @@ void Core::send(const std::string& address, const NodeId& to, Message message, b
 }
 
 void Core::send_to(const NodeId& to, Message message, bool piggyback) {
-  auto it = members_.find(to);
-  if (it == members_.end()) return;
-  send(it->second.address, to, std::move(message), piggyback);
+  const Member* m = lookup(to);
+  if (m == nullptr) return;
+  send(m->address, to, std::move(message), piggyback);
 }
 
 void Core::broadcast(const NodeId& subject, const Bytes& record) {
+  if (quiet_ && subject != self_.id) return;
   broadcasts_.push(subject, record);
 }
 
@@ -73,7 +74,7 @@ void Core::tick_gossip(Instant now) {
                                             self_.id);
   if (!dead_.ids().empty() && rng_.chance(0.5)) {
     const NodeId& candidate = dead_.at(rng_.uniform(dead_.size()));
-    if (now - members_.at(candidate).status_since <= config_.gossip_to_the_dead) {
+    if (now - member_at(candidate).status_since <= config_.gossip_to_the_dead) {
       targets.push_back(candidate);
     }
   }
@@ -109,10 +110,10 @@ void Core::tick_reconnect(Instant now) {
   // most targets really are dead, and a live one answers with its full state, learns of its
   // death and refutes it, and its refutation spreads to its side by gossip.
   const NodeId target = dead_.at(rng_.uniform(dead_.size()));
-  const Member& m = members_.at(target);
+  const Member& m = member_at(target);
   Message push;
   push.type = MessageType::kPushPull;
-  push.records.push_back(members_.at(self_.id).alive_record);
+  push.records.push_back(member_at(self_.id).alive_record);
   if (!m.status_record.empty()) push.records.push_back(m.status_record);
   ++stats_.push_pulls;
   send(m.address, target, std::move(push), /*piggyback=*/false);
@@ -173,7 +174,7 @@ void Core::leave(Instant now) {
   record.signer = self_.id;
   record.incarnation = incarnation_;
   Bytes bytes = codec_.seal(record);
-  Member& me = members_.at(self_.id);
+  Member& me = member_at(self_.id);
   me.status_record = bytes;
   set_status(me, MemberStatus::kLeft, now);
   left_ = true;
@@ -191,6 +192,7 @@ void Core::reap_tombstones(Instant now) {
     const bool tombstone = m.status == MemberStatus::kDead || m.status == MemberStatus::kLeft;
     if (m.id != self_.id && tombstone && now - m.status_since > config_.dead_retention) {
       dead_.erase(m.id);
+      index_.erase(m.id);
       it = members_.erase(it);
     } else {
       ++it;

@@ -37,7 +37,7 @@ void Core::tick_probe(Instant now) {
 void Core::start_probe(Instant now) {
   auto target = next_probe_target();
   if (!target) return;
-  const Member& m = members_.at(*target);
+  const Member& m = member_at(*target);
   Probe probe;
   probe.sequence = next_sequence_++;
   probe.target = *target;
@@ -80,16 +80,16 @@ void Core::finish_probe(bool acked, Instant now) {
   ++stats_.probes_failed;
   // Rule R9: missing nacks mean this node's own messages are not getting through.
   adjust_health(probe.expected_nacks > 0 ? probe.expected_nacks - probe.nacks : 1);
-  auto it = members_.find(probe.target);
-  if (it == members_.end()) return;
-  const MemberStatus status = it->second.status;
+  const Member* target = lookup(probe.target);
+  if (target == nullptr) return;
+  const MemberStatus status = target->status;
   if (status == MemberStatus::kAlive || status == MemberStatus::kSuspect) {
     suspect(probe.target, now);
   }
 }
 
 void Core::suspect(const NodeId& id, Instant now) {
-  const Member& m = members_.at(id);
+  const Member& m = member_at(id);
   if (m.status == MemberStatus::kSuspect) {
     // Rule R3: this node's own failed probe of a suspect is an independent confirmation.
     const Suspicion& s = suspicions_.at(id);
@@ -108,7 +108,7 @@ void Core::suspect(const NodeId& id, Instant now) {
 void Core::tick_suspicions(Instant now) {
   while (!suspicion_deadlines_.empty() && suspicion_deadlines_.begin()->first <= now) {
     const NodeId id = suspicion_deadlines_.begin()->second;
-    const Member& m = members_.at(id);
+    const Member& m = member_at(id);
     // Rule R3: a suspicion not refuted in time becomes a death, signed by this node.
     MemberRecord record;
     record.type = RecordType::kDead;
@@ -146,8 +146,8 @@ void Core::on_ping(const Message& message) {
 }
 
 void Core::on_ping_request(const Message& message, Instant now) {
-  auto it = members_.find(message.target);
-  if (it == members_.end() || message.target == self_.id) return;
+  const Member* target = lookup(message.target);
+  if (target == nullptr || message.target == self_.id) return;
   Relay relay{message.sender, message.sender_address, message.sequence,
               now + scaled(config_.probe_timeout)};
   const std::uint32_t sequence = next_sequence_++;
@@ -156,7 +156,7 @@ void Core::on_ping_request(const Message& message, Instant now) {
   ping.type = MessageType::kPing;
   ping.sequence = sequence;
   ping.target = message.target;
-  send(it->second.address, it->second.id, std::move(ping), /*piggyback=*/true);
+  send(target->address, target->id, std::move(ping), /*piggyback=*/true);
 }
 
 void Core::on_ack(const Message& message, Instant now) {

@@ -223,6 +223,7 @@ ScenarioReport run_scenario(const ScenarioConfig& c, const ProgressFn& progress,
   report.trace_hash = world.trace_hash();
   report.verifications = shared.verifications;
   report.wire_rejects = shared.wire_rejects;
+  report.bytes_by_type = shared.bytes_by_type;
   report.last_fault_s = to_seconds(last_fault - Instant{});
   // Views must agree, and crashes be detected, once the run has left this long after a fault.
   const Duration settle = bounds.max + seconds(30);
@@ -259,7 +260,15 @@ std::string report_json(const ScenarioReport& r) {
       r.checker.false_positive_declarations, converge.c_str(), r.last_fault_s,
       static_cast<unsigned long long>(r.verifications),
       static_cast<unsigned long long>(r.wire_rejects));
-  return buffer;
+  std::string out(buffer);
+  out.pop_back();  // the closing brace
+  out += ",\"bytes_by_type\":{";
+  bool first = true;
+  for (const auto& [type, bytes] : r.bytes_by_type) {
+    out += (first ? "\"" : ",\"") + type + "\":" + std::to_string(bytes);
+    first = false;
+  }
+  return out + "}}";
 }
 
 }  // namespace starling::sim

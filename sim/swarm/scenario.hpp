@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +63,7 @@ struct ScenarioReport {
   std::uint64_t trace_hash = 0;
   std::uint64_t verifications = 0;
   std::uint64_t wire_rejects = 0;
+  std::map<std::string, std::uint64_t> bytes_by_type;
   double last_fault_s = 0;
   CheckerReport checker;
   double detect_p50_s = 0;

@@ -98,7 +98,10 @@ void SwimNode::flush() {
   for (membership::Outbound& out : ready.messages) {
     auto to = parse_sim_address(out.address);
     if (!to || *to >= context_.node_count()) continue;
-    context_.send(*to, wire::encode_message(out.message, ++send_sequence_));
+    Bytes bytes = wire::encode_message(out.message, ++send_sequence_);
+    shared_.bytes_by_type[std::string(membership::message_type_name(out.message.type))] +=
+        bytes.size();
+    context_.send(*to, std::move(bytes));
   }
   for (const membership::Event& event : ready.events) {
     Bytes trace;

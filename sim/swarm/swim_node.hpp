@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -45,6 +46,7 @@ struct SwarmShared {
   std::uint64_t wire_rejects = 0;
   std::uint64_t verifications = 0;    // Ed25519 checks actually run
   std::uint64_t cache_hits = 0;
+  std::map<std::string, std::uint64_t> bytes_by_type;  // message type name -> bytes sent
 };
 
 std::string sim_address(NodeIndex node);
