@@ -12,7 +12,7 @@
 # Reproduce a finding: build/fuzz/bin/fuzz_<target> build/fuzz/artifacts/<target>/crash-...
 set -euo pipefail
 
-ALL_TARGETS=(certificate revocation_list signed_record armor)
+ALL_TARGETS=(certificate revocation_list signed_record armor wire_message)
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 

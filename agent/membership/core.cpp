@@ -129,6 +129,9 @@ void Core::receive_record(ByteSpan bytes, Instant now) {
   if (!record) return reject(record.status());
   const bool news = record->subject == self_.id ? is_news_about_self(*record, bytes)
                                                 : is_news(*record, bytes);
+  if (!news && record->subject == self_.id && record->type != RecordType::kAlive) {
+    stale_accusation_ = true;  // already refuted; the sender has not heard (see on_ping)
+  }
   if (!news) {
     ++stats_.records_stale;  // Rule R2: only records that would change state are verified
     return;
@@ -324,6 +327,7 @@ void Core::step(const Message& message, Instant now) {
   // re-spreading it would make every joiner re-gossip the whole membership (n^2 log n records
   // for a fleet booting at once). It is merged without being queued for dissemination.
   quiet_ = message.type == MessageType::kPushPullReply && !joined_;
+  stale_accusation_ = false;
   for (const Bytes& record : message.records) receive_record(record, now);
   quiet_ = false;
   switch (message.type) {

@@ -124,6 +124,10 @@ class Core {
     SuspicionBounds bounds;
     std::set<NodeId> accusers;
     Instant deadline;
+    // Rule R3: when the timeout first runs out, one last direct probe (carrying the suspicion)
+    // is sent and the deadline moves by a probe timeout; only then is the member declared dead.
+    bool last_probe_sent = false;
+    std::uint32_t last_probe_sequence = 0;
   };
   // An indexable set of node ids with O(1) insert, erase and random pick.
   class Pool {
@@ -168,6 +172,7 @@ class Core {
   std::optional<NodeId> next_probe_target();
   void suspect(const NodeId& id, Instant now);
   void tick_suspicions(Instant now);
+  void send_last_probe(const NodeId& id, Suspicion& suspicion, Instant now);
   void tick_relays(Instant now);
   void on_ping(const Message& message);
   void on_ping_request(const Message& message, Instant now);
@@ -199,6 +204,7 @@ class Core {
   bool joined_ = false;
   bool left_ = false;
   bool quiet_ = false;  // while merging the answer to this node's join: see step()
+  bool stale_accusation_ = false;  // the message being stepped accused this node, stalely
   std::vector<std::string> seeds_;
 
   std::map<NodeId, Member> members_;  // ordered: full states and reports iterate in id order

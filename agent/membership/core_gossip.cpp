@@ -51,15 +51,21 @@ std::vector<Bytes> Core::full_state() const {
 }
 
 std::vector<NodeId> Core::pick_random(const Pool& pool, std::size_t k, const NodeId& exclude) {
-  std::vector<NodeId> picked;
+  // Robert Floyd's sampling: k distinct positions, each subset equally likely, k draws. One
+  // more is drawn when `exclude` is in the pool, and dropped if it was drawn.
   const std::size_t n = pool.size();
-  if (n == 0 || k == 0) return picked;
-  // Sample without replacement; a few retries suffice since k << n in large swarms.
-  for (std::size_t attempts = 0; picked.size() < k && attempts < 4 * k + n; ++attempts) {
-    const NodeId& id = pool.at(rng_.uniform(n));
-    if (id == exclude || std::find(picked.begin(), picked.end(), id) != picked.end()) continue;
-    picked.push_back(id);
-    if (picked.size() + (pool.contains(exclude) ? 1 : 0) >= n) break;
+  const std::size_t want = std::min(n, k + (pool.contains(exclude) ? 1 : 0));
+  std::vector<std::size_t> positions;
+  positions.reserve(want);
+  for (std::size_t j = n - want; j < n; ++j) {
+    const auto t = static_cast<std::size_t>(rng_.uniform(j + 1));
+    const bool taken = std::find(positions.begin(), positions.end(), t) != positions.end();
+    positions.push_back(taken ? j : t);
+  }
+  std::vector<NodeId> picked;
+  picked.reserve(k);
+  for (std::size_t position : positions) {
+    if (picked.size() < k && pool.at(position) != exclude) picked.push_back(pool.at(position));
   }
   return picked;
 }

@@ -105,9 +105,41 @@ void Core::suspect(const NodeId& id, Instant now) {
   apply_suspect(record, codec_.seal(record), now);
 }
 
+void Core::send_last_probe(const NodeId& id, Suspicion& suspicion, Instant now) {
+  const Member& m = member_at(id);
+  suspicion_deadlines_.erase({suspicion.deadline, id});
+  suspicion.last_probe_sent = true;
+  suspicion.last_probe_sequence = next_sequence_++;
+  suspicion.deadline = now + scaled(config_.probe_timeout);
+  suspicion_deadlines_.insert({suspicion.deadline, id});
+  Message ping;
+  ping.type = MessageType::kPing;
+  ping.sequence = suspicion.last_probe_sequence;
+  ping.target = id;
+  ping.records.push_back(m.status_record);  // so a live suspect refutes in its ack (R8)
+  send(m.address, id, std::move(ping), /*piggyback=*/false);
+  // And through k others, as an indirect probe: a lost ping or ack must not decide a death.
+  for (const NodeId& helper : pick_random(live_, static_cast<std::size_t>(config_.indirect_checks),
+                                          id)) {
+    Message request;
+    request.type = MessageType::kPingRequest;
+    request.sequence = suspicion.last_probe_sequence;
+    request.target = id;
+    send_to(helper, std::move(request), /*piggyback=*/true);
+  }
+}
+
 void Core::tick_suspicions(Instant now) {
   while (!suspicion_deadlines_.empty() && suspicion_deadlines_.begin()->first <= now) {
     const NodeId id = suspicion_deadlines_.begin()->second;
+    Suspicion& suspicion = suspicions_.at(id);
+    if (!suspicion.last_probe_sent) {
+      // Rule R3: a refutation wave can miss a node (it is short: each node sends a record a
+      // bounded number of times). A last direct probe lets a live suspect answer; its ack
+      // piggy-backs its refutation, which it has queued as fresh news.
+      send_last_probe(id, suspicion, now);
+      continue;
+    }
     const Member& m = member_at(id);
     // Rule R3: a suspicion not refuted in time becomes a death, signed by this node.
     MemberRecord record;
@@ -142,6 +174,9 @@ void Core::on_ping(const Message& message) {
   Message ack;
   ack.type = MessageType::kAck;
   ack.sequence = message.sequence;
+  // Rule R8: a probe that carries an accusation this node already refuted comes from a node
+  // that missed the refutation: the ack carries the current alive record, whatever the queue.
+  if (stale_accusation_) ack.records.push_back(member_at(self_.id).alive_record);
   send(message.sender_address, message.sender, std::move(ack), /*piggyback=*/true);
 }
 

@@ -125,6 +125,9 @@ int run_command(const ScenarioConfig& c, bool json_only) {
                 k.converge_s ? ("agreed " + std::to_string(*k.converge_s) + " s after the last fault").c_str()
                              : "did not agree at the end");
   }
+  if (!json_only) {
+    for (const auto& d : k.false_positive_details) std::printf("false positive: %s\n", d.c_str());
+  }
   for (const auto& v : k.violations) std::printf("violation: %s\n", v.c_str());
   if (!k.violations.empty()) std::printf("reproduce: %s\n", c.command_line().c_str());
   std::printf("%s\n", starling::sim::report_json(report).c_str());

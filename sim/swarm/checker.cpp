@@ -74,7 +74,8 @@ void Checker::recount_column(NodeIndex subject) {
 void Checker::update_converged(Instant now) {
   if (disagreements_ == 0) {
     if (!converged_since_) converged_since_ = now;
-  } else {
+  } else if (converged_since_) {
+    if (now > *converged_since_) agreed_.emplace_back(*converged_since_, now);
     converged_since_.reset();
   }
 }
@@ -155,6 +156,13 @@ void Checker::on_event(NodeIndex observer, const membership::Event& event, Insta
       !separated(observer, subject, now)) {
     ++report_.false_positive_declarations;
     false_positive_[subject] = 1;
+    if (report_.false_positive_details.size() < 10) {
+      report_.false_positive_details.push_back(
+          "at " + format_duration(now - Instant{}) + " node " + std::to_string(observer) +
+          " declared live node " + std::to_string(subject) + " dead (incarnation " +
+          std::to_string(event.incarnation) + ", its run started at incarnation " +
+          std::to_string(run_incarnation_[subject]) + ")");
+    }
   }
   set_view(observer, subject, v, now);
   if (v != kDead && v != kLeft) return;
@@ -190,13 +198,20 @@ CheckerReport Checker::finish(Instant end, Duration settle) {
                                  std::to_string(p.remaining) +
                                  " live nodes still saw it live at the end");
   }
-  if (disagreements_ == 0) {
-    const Instant since = converged_since_.value_or(end);
-    report_.converge_s = to_seconds(std::max(since, last_fault_end_) - last_fault_end_);
-  } else if (end - last_fault_end_ >= settle) {
-    report_.violations.push_back("views still disagree at the end (" +
-                                 std::to_string(disagreements_) + " observer/member pairs), " +
-                                 format_duration(end - last_fault_end_) + " after the last fault");
+  if (converged_since_) agreed_.emplace_back(*converged_since_, Instant::max());
+  report_.agreed_at_end = disagreements_ == 0;
+  // The first agreement at or after the last fault's end; later transient disagreements (a
+  // false suspicion under loss, refuted within a second) do not move it.
+  for (const auto& [begin, until] : agreed_) {
+    if (until <= last_fault_end_) continue;
+    report_.converge_s = to_seconds(std::max(begin, last_fault_end_) - last_fault_end_);
+    break;
+  }
+  if (!report_.converge_s && end - last_fault_end_ >= settle) {
+    report_.violations.push_back("views never agreed after the last fault (" +
+                                 std::to_string(disagreements_) +
+                                 " observer/member pairs disagree at the end, " +
+                                 format_duration(end - last_fault_end_) + " after it)");
   }
   report_.false_positive_nodes = 0;
   for (auto fp : false_positive_) report_.false_positive_nodes += fp;

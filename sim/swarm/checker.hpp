@@ -27,8 +27,10 @@ struct CheckerReport {
   std::size_t undetected = 0;         // crashes some live observer never declared dead
   std::size_t false_positive_nodes = 0;
   std::size_t false_positive_declarations = 0;
-  std::optional<double> converge_s;   // after the last fault, until all live views agreed
+  std::optional<double> converge_s;   // after the last fault, until all live views first agreed
+  bool agreed_at_end = false;         // false while a transient suspicion is being refuted
   std::vector<std::string> violations;
+  std::vector<std::string> false_positive_details;  // the first few, for diagnosis
 };
 
 class Checker {
@@ -85,6 +87,8 @@ class Checker {
   Duration partition_grace_;
   Instant last_fault_end_{};
   std::optional<Instant> converged_since_;
+  // Intervals during which all live views agreed: [begin, end); the last may be open.
+  std::vector<std::pair<Instant, Instant>> agreed_;
   std::vector<std::uint8_t> false_positive_;
   CheckerReport report_;
 };

@@ -250,14 +250,15 @@ std::string report_json(const ScenarioReport& r) {
       "\"trace_hash\":\"%s\",\"violations\":%zu,\"crashes\":%zu,\"detected\":%zu,"
       "\"detect_p50_s\":%.3f,\"detect_p99_s\":%.3f,\"detect_max_s\":%.3f,"
       "\"false_positives\":%zu,\"false_positive_declarations\":%zu,\"converge_s\":%s,"
-      "\"last_fault_s\":%.1f,\"verifications\":%llu,\"wire_rejects\":%llu}",
+      "\"agreed_at_end\":%s,\"last_fault_s\":%.1f,\"verifications\":%llu,\"wire_rejects\":%llu}",
       static_cast<unsigned long long>(r.config.seed), r.config.nodes, r.config.profile.c_str(),
       verify_name(r.config.verify), r.virtual_s, r.wall_s,
       static_cast<unsigned long long>(r.messages), static_cast<unsigned long long>(r.bytes),
       static_cast<unsigned long long>(r.deliveries), static_cast<unsigned long long>(r.events),
       hash, r.checker.violations.size(), r.checker.crashes, r.checker.detect_s.size(),
       r.detect_p50_s, r.detect_p99_s, r.detect_max_s, r.checker.false_positive_nodes,
-      r.checker.false_positive_declarations, converge.c_str(), r.last_fault_s,
+      r.checker.false_positive_declarations, converge.c_str(),
+      r.checker.agreed_at_end ? "true" : "false", r.last_fault_s,
       static_cast<unsigned long long>(r.verifications),
       static_cast<unsigned long long>(r.wire_rejects));
   std::string out(buffer);

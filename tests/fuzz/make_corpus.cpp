@@ -17,6 +17,8 @@
 
 #include "crypto/armor.hpp"
 #include "crypto/fleet.hpp"
+#include "agent/wire/envelope.hpp"
+#include "agent/wire/membership_codec.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace starling::fuzz {
@@ -178,6 +180,39 @@ void write_records(CorpusWriter& out) {
   out.write("signed_record", "bad-format.bin", with_flipped_byte(small, 0));
 }
 
+void write_wire_messages(CorpusWriter& out) {
+  const FixedKeyDirectory keys;
+  wire::SignedRecordCodec codec(author(0), keys);
+  membership::MemberRecord alive;
+  alive.type = membership::RecordType::kAlive;
+  alive.subject = author(0).node_id();
+  alive.signer = author(0).node_id();
+  alive.incarnation = 3;
+  alive.address = "tcp://127.0.0.1:7946";
+  alive.meta = {{"accuracy", "0.87"}, {"round", "12"}};
+  membership::MemberRecord suspect;
+  suspect.type = membership::RecordType::kSuspect;
+  suspect.subject = author(1).node_id();
+  suspect.signer = author(0).node_id();
+  suspect.incarnation = 1;
+  membership::Message ping;
+  ping.type = membership::MessageType::kPing;
+  ping.sender = author(0).node_id();
+  ping.sender_address = alive.address;
+  ping.sequence = 7;
+  ping.target = author(1).node_id();
+  out.write("wire_message", "ping-empty.bin", wire::encode_message(ping, 1));
+  ping.records = {codec.seal(alive), codec.seal(suspect)};
+  out.write("wire_message", "ping-two-records.bin", wire::encode_message(ping, 2));
+  membership::Message push = ping;
+  push.type = membership::MessageType::kPushPull;
+  push.join = true;
+  out.write("wire_message", "push-pull-join.bin", wire::encode_message(push, 3));
+  const Bytes encoded = wire::encode_message(push, 4);
+  out.write("wire_message", "truncated.bin", truncated(encoded, encoded.size() - 5));
+  out.write("wire_message", "record-alone.bin", codec.seal(alive));
+}
+
 void write_armor(CorpusWriter& out) {
   const Bytes certificate = issued(fleet_root(), body("sensor-1", 1));
   const std::string armoured = crypto::armor(crypto::kCertificateLabel, certificate);
@@ -208,5 +243,6 @@ int main(int argc, char** argv) {
   starling::fuzz::write_revocation_lists(out);
   starling::fuzz::write_records(out);
   starling::fuzz::write_armor(out);
+  starling::fuzz::write_wire_messages(out);
   return out.ok() ? 0 : 1;
 }

@@ -102,7 +102,35 @@ TEST_CASE("R3: a suspicion times out into a death after the Lifeguard timeout") 
   core.tick(suspected + max - milliseconds(1));
   CHECK(c.status(0, 3) == MemberStatus::kSuspect);
   core.tick(suspected + max);
+  // The timeout ran out: one last probe, directly and through others, before the verdict.
+  CHECK(c.status(0, 3) == MemberStatus::kSuspect);
+  bool last_probe = false;
+  for (const auto& out : core.take_ready().messages) {
+    last_probe |= out.message.type == MessageType::kPing && out.message.target == c.id(3) &&
+                  out.message.records.size() == 1;
+  }
+  CHECK(last_probe);
+  core.tick(suspected + max + config.probe_timeout - milliseconds(1));
+  CHECK(c.status(0, 3) == MemberStatus::kSuspect);
+  core.tick(suspected + max + config.probe_timeout);
   CHECK(c.status(0, 3) == MemberStatus::kDead);
+}
+
+TEST_CASE("R3: the last probe lets a live suspect that missed the gossip refute in time") {
+  Cluster c(4, Config::lan(), 41);
+  c.join_all();
+  c.run_for(seconds(3));
+  // Node 0 alone hears the suspicion of node 3, and hears nothing else from anyone but node 3.
+  c.core(0).step(gossip_of(c, 1, {sealed(c, 1, about(c, 3, RecordType::kSuspect,
+                                                     c.core(3).incarnation()))}),
+                 c.now());
+  REQUIRE(c.status(0, 3) == MemberStatus::kSuspect);
+  c.drop_if = [](std::size_t from, std::size_t to, const Message& m) {
+    return to == 0 && from != 3 ? true : (m.type == MessageType::kPing && from == 0 && to == 3 &&
+                                          m.records.empty());
+  };
+  c.run_for(seconds(40));
+  CHECK(c.status(0, 3) == MemberStatus::kAlive);
 }
 
 TEST_CASE("R3: confirmations by independent accusers shorten the suspicion") {
@@ -116,6 +144,8 @@ TEST_CASE("R3: confirmations by independent accusers shorten the suspicion") {
   core.step(gossip_of(c, 3, {sealed(c, 3, about(c, 4, RecordType::kSuspect, 1))}), c.now());
   const Duration min = suspicion_bounds(config, 5).min;  // k = 2 confirmations reached
   core.tick(c.now() + min);
+  CHECK(c.status(0, 4) == MemberStatus::kSuspect);  // the last probe is out
+  core.tick(c.now() + min + config.probe_timeout);
   CHECK(c.status(0, 4) == MemberStatus::kDead);
 }
 
