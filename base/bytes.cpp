@@ -5,6 +5,22 @@
 
 namespace starling {
 
+std::uint64_t fingerprint64(ByteSpan bytes) noexcept {
+  // Eight bytes at a time through a multiply-xorshift mixer (splitmix64's finaliser).
+  std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ bytes.size();
+  std::size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, bytes.data() + i, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 31;
+  }
+  std::uint64_t tail = 0;
+  for (std::size_t k = 0; i + k < bytes.size(); ++k) tail |= std::uint64_t{bytes[i + k]} << (8 * k);
+  h = (h ^ tail) * 0x94d049bb133111ebULL;
+  return h ^ (h >> 29);
+}
+
 std::string to_hex(ByteSpan bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;

@@ -29,6 +29,10 @@ inline ByteSpan as_bytes(std::string_view text) noexcept {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
+// A fast, portable 64-bit fingerprint of `bytes` (not cryptographic): for recognising byte
+// strings seen before, always confirmed by comparing the bytes themselves.
+std::uint64_t fingerprint64(ByteSpan bytes) noexcept;
+
 // Lower-case hexadecimal of `bytes`.
 std::string to_hex(ByteSpan bytes);
 

@@ -105,7 +105,7 @@ void Core::announce_alive(Instant now) {
   me.incarnation = incarnation_;
   me.meta_version = meta_version_;
   me.meta = self_.meta;
-  me.alive_record = bytes;
+  set_alive_record(me, bytes);
   me.status_record.clear();
   if (me.status != MemberStatus::kAlive) set_status(me, MemberStatus::kAlive, now);
   broadcast(self_.id, bytes);
@@ -124,7 +124,22 @@ void Core::reject(const Status& status) {
   ++stats_.rejected_by_reason[std::string(status_code_name(status.code()))];
 }
 
+void Core::set_alive_record(Member& member, Bytes record) {
+  if (!member.alive_record.empty()) alive_fingerprints_.erase(fingerprint64(member.alive_record));
+  member.alive_record = std::move(record);
+  alive_fingerprints_[fingerprint64(member.alive_record)] = member.id;
+}
+
 void Core::receive_record(ByteSpan bytes, Instant now) {
+  if (auto known = alive_fingerprints_.find(fingerprint64(bytes));
+      known != alive_fingerprints_.end()) {
+    const Member* m = lookup(known->second);
+    if (m != nullptr && std::equal(bytes.begin(), bytes.end(), m->alive_record.begin(),
+                                   m->alive_record.end())) {
+      ++stats_.records_stale;  // exactly the alive record held: nothing to decode
+      return;
+    }
+  }
   auto record = codec_.decode(bytes);
   if (!record) return reject(record.status());
   const bool news = record->subject == self_.id ? is_news_about_self(*record, bytes)
@@ -214,7 +229,7 @@ void Core::apply_alive(const MemberRecord& record, Bytes bytes, Instant now) {
   m.incarnation = record.incarnation;
   m.meta_version = record.meta_version;
   m.meta = record.meta;
-  m.alive_record = bytes;
+  set_alive_record(m, bytes);
   m.status_record.clear();
   if (inserted) {
     m.status = MemberStatus::kAlive;

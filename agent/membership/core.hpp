@@ -158,6 +158,7 @@ class Core {
   void refute(std::uint64_t accused_incarnation, Instant now);
   void announce_alive(Instant now);
   void set_status(Member& member, MemberStatus status, Instant now);
+  void set_alive_record(Member& member, Bytes record);
   void emit(EventType type, const Member& member, Instant now);
   void reject(const Status& status);
   std::size_t swarm_size() const noexcept { return live_.size() + 1; }
@@ -211,6 +212,9 @@ class Core {
   // Hash index into members_ (std::map nodes never move): lookups are on every record and
   // message, and tree walks over thousands of members dominated simulation profiles.
   std::unordered_map<NodeId, Member*> index_;
+  // Fingerprints of the alive records held: a full state repeats every record this node has,
+  // and recognising them by fingerprint and byte comparison skips decoding them (R2).
+  std::unordered_map<std::uint64_t, NodeId> alive_fingerprints_;
   Pool live_;                         // alive or suspect, self excluded
   Pool dead_;                         // dead (not left): reconnect candidates
   std::map<NodeId, Suspicion> suspicions_;

@@ -199,6 +199,7 @@ void Core::reap_tombstones(Instant now) {
     if (m.id != self_.id && tombstone && now - m.status_since > config_.dead_retention) {
       dead_.erase(m.id);
       index_.erase(m.id);
+      if (!m.alive_record.empty()) alive_fingerprints_.erase(fingerprint64(m.alive_record));
       it = members_.erase(it);
     } else {
       ++it;
