@@ -153,6 +153,13 @@ int main(int argc, char** argv) {
   run->add_option("--profile", c.profile, "Membership profile: default or lan")
       ->capture_default_str();
   run->add_option("--loss", c.loss, "Probability that a message is lost")->capture_default_str();
+  run->add_option("--duplicate", c.duplicate, "Probability that a message is delivered twice");
+  run->add_option("--reorder", c.reorder,
+                  "Probability that a message is held back up to 10 ms (reordering)");
+  run->add_option("--bandwidth", c.bandwidth_bytes_per_s,
+                  "Each node's uplink in bytes per second (0: unlimited)");
+  run->add_option("--drift", c.drift_ppm,
+                  "Clock drift: each node's clock runs fast or slow by up to this many ppm");
   run->add_option("--latency", latency, "One-way latency BASE[:JITTER], e.g. 5ms:2ms")
       ->capture_default_str();
   run->add_option("--crashes", c.crashes, "Nodes that crash at random times (never the seeds)");

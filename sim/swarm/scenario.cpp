@@ -56,6 +56,9 @@ Status ScenarioConfig::validate() const {
   if (nodes < 2 || nodes > 20000) return bad("--nodes must be 2-20000");
   if (duration < seconds(1)) return bad("--duration must be at least 1s");
   if (loss < 0 || loss >= 1) return bad("--loss must be in [0, 1)");
+  if (duplicate < 0 || duplicate > 1) return bad("--duplicate must be in [0, 1]");
+  if (reorder < 0 || reorder > 1) return bad("--reorder must be in [0, 1]");
+  if (drift_ppm < 0 || drift_ppm > 100000) return bad("--drift must be 0-100000 ppm");
   if (latency.count() < 0 || jitter.count() < 0) return bad("--latency must not be negative");
   if (seeds < 1 || seeds > nodes) return bad("seeds must be 1..nodes");
   if (crashes > nodes - seeds) {
@@ -84,6 +87,16 @@ std::string ScenarioConfig::command_line() const {
     cmd += buffer;
   }
   cmd += " --latency " + format_duration(latency) + ":" + format_duration(jitter);
+  if (duplicate > 0) {
+    std::snprintf(buffer, sizeof buffer, " --duplicate %g", duplicate);
+    cmd += buffer;
+  }
+  if (reorder > 0) {
+    std::snprintf(buffer, sizeof buffer, " --reorder %g", reorder);
+    cmd += buffer;
+  }
+  if (bandwidth_bytes_per_s > 0) cmd += " --bandwidth " + std::to_string(bandwidth_bytes_per_s);
+  if (drift_ppm > 0) cmd += " --drift " + std::to_string(drift_ppm);
   if (crashes > 0) cmd += " --crashes " + std::to_string(crashes);
   if (restarts > 0) cmd += " --restarts " + std::to_string(restarts);
   if (pauses) {
@@ -196,12 +209,20 @@ ScenarioReport run_scenario(const ScenarioConfig& c, const ProgressFn& progress,
   wc.network.link.latency_base_us = c.latency.count();
   wc.network.link.latency_jitter_us = c.jitter.count();
   wc.network.link.loss_probability = c.loss;
+  wc.network.link.duplicate_probability = c.duplicate;
+  wc.network.link.reorder_probability = c.reorder;
+  wc.network.uplink_bytes_per_second = c.bandwidth_bytes_per_s;
   World world(wc, [&shared](NodeIndex, Context& context) {
     return std::make_unique<SwimNode>(context, shared);
   });
   shared.world = &world;
   Rng fault_rng(c.seed ^ 0x6661756c74ULL);  // "fault": independent of the world's streams
   const Instant last_fault = schedule_faults(c, world, checker, fault_rng);
+  if (c.drift_ppm > 0) {
+    for (NodeIndex i = 0; i < c.nodes; ++i) {
+      world.set_drift(i, fault_rng.uniform_range(-c.drift_ppm, c.drift_ppm), Duration::zero());
+    }
+  }
   world.start_all();
 
   const Instant end = Instant{} + c.duration;

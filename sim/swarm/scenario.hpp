@@ -36,6 +36,10 @@ struct ScenarioConfig {
   std::uint64_t seed = 1;
   std::string profile = "default";
   double loss = 0.0;
+  double duplicate = 0.0;              // probability a message is delivered twice
+  double reorder = 0.0;                // probability a message is held back up to 10 ms
+  std::uint64_t bandwidth_bytes_per_s = 0;  // each node's uplink; 0 = unlimited
+  std::int64_t drift_ppm = 0;          // each node's clock drifts by a random rate in +-this
   Duration latency = std::chrono::milliseconds(1);
   Duration jitter = std::chrono::milliseconds(1);
   std::size_t crashes = 0;

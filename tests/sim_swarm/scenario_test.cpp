@@ -23,13 +23,17 @@ ScenarioReport run(const ScenarioConfig& config) {
   return run_scenario(config, nullptr, no_wall_clock);
 }
 
-// Random faults on 64 nodes: crashes, restarts, pauses and loss.
+// Random faults on 64 nodes: crashes, restarts, pauses, loss, duplication, reordering and
+// clock drift.
 ScenarioConfig random_faults(std::uint64_t seed) {
   ScenarioConfig c;
   c.nodes = 64;
   c.duration = seconds(240);
   c.seed = seed;
   c.loss = 0.02;
+  c.duplicate = 0.01;
+  c.reorder = 0.05;
+  c.drift_ppm = 10000;  // clocks 1% fast or slow
   c.latency = milliseconds(2);
   c.jitter = milliseconds(3);
   c.crashes = 4;
