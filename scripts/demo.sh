@@ -89,6 +89,6 @@ step "8. The same membership code in the simulator: 64 nodes, 2% loss, 4 crashes
 echo "(deterministic: the same seed prints the same trace_hash; every record is Ed25519-signed)"
 run "$starling_sim" run --nodes 64 --duration 240s --loss 0.02 --crashes 4 --restarts 2 --seed 1
 
-step "Done: the trust workflow works end to end"
+step "Done: the trust workflow and a simulated swarm, end to end"
 [[ $keep -eq 1 ]] && echo "demo files kept in $work"
 exit 0
