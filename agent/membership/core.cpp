@@ -189,8 +189,12 @@ bool Core::is_news(const MemberRecord& record, ByteSpan bytes) const {
     case RecordType::kSuspect:
       if (tombstone || record.incarnation < m.incarnation) return false;
       if (m.status == MemberStatus::kSuspect && record.incarnation == m.incarnation) {
+        // A confirmation is news only until the timeout has reached its minimum (k of them,
+        // as memberlist): later ones would change nothing but cost a dissemination wave.
         auto s = suspicions_.find(m.id);
-        return s != suspicions_.end() && s->second.accusers.count(record.signer) == 0;
+        return s != suspicions_.end() && s->second.accusers.count(record.signer) == 0 &&
+               static_cast<int>(s->second.accusers.size()) <=
+                   s->second.bounds.expected_confirmations;
       }
       return true;
     case RecordType::kDead:

@@ -94,6 +94,7 @@ void Core::suspect(const NodeId& id, Instant now) {
     // Rule R3: this node's own failed probe of a suspect is an independent confirmation.
     const Suspicion& s = suspicions_.at(id);
     if (s.accusers.count(self_.id) != 0) return;
+    if (static_cast<int>(s.accusers.size()) > s.bounds.expected_confirmations) return;  // enough
   }
   MemberRecord record;
   record.type = RecordType::kSuspect;
