@@ -240,12 +240,12 @@ void Core::apply_alive(const MemberRecord& record, Bytes bytes, Instant now) {
     m.status_since = now;
     live_.insert(m.id);
     joined_ = true;
-    emit(EventType::kJoined, m, now);
+    emit(EventType::kJoined, m, now, record.signer);
   } else if (before != MemberStatus::kAlive) {
     set_status(m, MemberStatus::kAlive, now);  // Rule R4: a higher incarnation refutes
-    emit(EventType::kAlive, m, now);
+    emit(EventType::kAlive, m, now, record.signer);
   }
-  if (meta_changed) emit(EventType::kMetadataChanged, m, now);
+  if (meta_changed) emit(EventType::kMetadataChanged, m, now, record.signer);
   broadcast(m.id, bytes);
 }
 
@@ -272,7 +272,7 @@ void Core::apply_suspect(const MemberRecord& record, Bytes bytes, Instant now) {
   s.deadline = now + suspicion_timeout(s.bounds, 0);
   suspicion_deadlines_.insert({s.deadline, m.id});
   suspicions_[m.id] = std::move(s);
-  emit(EventType::kSuspect, m, now);
+  emit(EventType::kSuspect, m, now, record.signer);
   broadcast(m.id, bytes);
 }
 
@@ -282,7 +282,7 @@ void Core::apply_dead_or_left(const MemberRecord& record, Bytes bytes, Instant n
   m.status_record = bytes;
   const bool left = record.type == RecordType::kLeft;
   set_status(m, left ? MemberStatus::kLeft : MemberStatus::kDead, now);
-  emit(left ? EventType::kLeft : EventType::kDead, m, now);
+  emit(left ? EventType::kLeft : EventType::kDead, m, now, record.signer);
   broadcast(m.id, bytes);
 }
 
@@ -310,8 +310,8 @@ void Core::set_status(Member& member, MemberStatus status, Instant now) {
   }
 }
 
-void Core::emit(EventType type, const Member& member, Instant now) {
-  ready_.events.push_back(Event{type, member.id, member.incarnation, now});
+void Core::emit(EventType type, const Member& member, Instant now, const NodeId& source) {
+  ready_.events.push_back(Event{type, member.id, member.incarnation, now, source});
 }
 
 void Core::adjust_health(int delta) {

@@ -159,7 +159,7 @@ class Core {
   void announce_alive(Instant now);
   void set_status(Member& member, MemberStatus status, Instant now);
   void set_alive_record(Member& member, Bytes record);
-  void emit(EventType type, const Member& member, Instant now);
+  void emit(EventType type, const Member& member, Instant now, const NodeId& source);
   void reject(const Status& status);
   std::size_t swarm_size() const noexcept { return live_.size() + 1; }
   Duration scaled(Duration d) const { return d * (health_ + 1); }

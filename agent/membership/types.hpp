@@ -117,6 +117,9 @@ struct Event {
   NodeId node;
   std::uint64_t incarnation = 0;
   Instant at;
+  // Who signed the record behind the event: the member itself for joined, alive, left and
+  // metadata events; the accuser for suspect and dead (this node when it decided itself).
+  NodeId source;
 };
 
 // A member as this node sees it.

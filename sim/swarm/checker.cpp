@@ -152,8 +152,12 @@ void Checker::on_event(NodeIndex observer, const membership::Event& event, Insta
     case EventType::kLeft: v = kLeft; break;
     case EventType::kMetadataChanged: return;
   }
+  // Judged from the accuser's side: a death declared across a partition, or relayed from
+  // across one when it heals, is what partitions do, not a false positive.
+  auto accuser = index_of_.find(event.source);
+  const NodeIndex judge = accuser == index_of_.end() ? observer : accuser->second;
   if (v == kDead && up_[subject] != 0 && event.incarnation >= run_incarnation_[subject] &&
-      !separated(observer, subject, now)) {
+      !separated(judge, subject, now) && !separated(observer, subject, now)) {
     ++report_.false_positive_declarations;
     false_positive_[subject] = 1;
     if (report_.false_positive_details.size() < 10) {
