@@ -161,7 +161,7 @@ void Core::tick_join(Instant now) {
 void Core::on_push_pull(const Message& message, Instant now) {
   if (message.type == MessageType::kPushPullReply) {
     joined_ = true;
-    if (joined_) next_join_at_ = Instant::max();
+    next_join_at_ = Instant::max();
     return;
   }
   Message reply;
