@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the membership simulator's target scenarios (issue: simulator and SWIM at 1,000 nodes)
-# and prints one line per scenario with the figures that matter, plus the simulator's speed.
+# Runs the membership simulator's 1,000-node target scenarios (docs/RESULTS.md) and prints
+# one line per scenario with the figures that matter, plus the simulator's speed.
 # Long: about 10-20 minutes on 2 cores. Not part of the default test run.
 #
 # Usage: scripts/sim-targets.sh [--nodes N] [--seed S] [--verify full|shared-cache|off]
@@ -15,7 +15,7 @@ while [[ $# -gt 0 ]]; do
     --nodes) nodes="$2"; shift ;;
     --seed) seed="$2"; shift ;;
     --verify) verify="$2"; shift ;;
-    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "sim-targets.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift

@@ -18,7 +18,7 @@ while [[ $# -gt 0 ]]; do
     --no-deps) deps=0 ;;
     --preset) preset="${2:?--preset needs a name}"; shift ;;
     --all) all=1 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; ctest_args=("$@"); break ;;
     *) echo "test.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
