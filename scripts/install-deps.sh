@@ -16,6 +16,7 @@ PACKAGES=(
   ccache                 # compiler cache: rebuilds on 2 cores stay short
   clang                  # libFuzzer targets (-DSTARLING_FUZZ=ON) are built with clang
   libclang-rt-14-dev     # clang's libFuzzer and sanitizer runtimes
+  python3                # scripts/sim-targets.sh reads the simulator's JSON reports
   # --- libraries -------------------------------------------------------------------------------
   libsodium-dev          # Ed25519 signatures, X25519 conversion, hashing, memzero (crypto/)
   libzmq3-dev            # ZeroMQ transport with CurveZMQ (agent runtime)
