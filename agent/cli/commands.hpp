@@ -14,4 +14,8 @@ using Handler = std::function<int()>;
 // fleet init, keygen, enroll, revoke, cert show, cert verify.
 void add_identity_commands(CLI::App& app, Handler& run);
 
+// members, status, events: queries of a running agent over its control API, and the global
+// options they use (--endpoint or STARLING_ENDPOINT, --timeout, --json).
+void add_swarm_commands(CLI::App& app, Handler& run);
+
 }  // namespace starling::cli

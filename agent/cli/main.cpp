@@ -1,5 +1,5 @@
-// `starling`: the operator's command-line tool. Creates fleets, enrols and revokes devices and
-// inspects certificates now; queries running agents once starlingd lands. Links no libtorch.
+// `starling`: the operator's command-line tool. Creates fleets, enrols and revokes devices,
+// inspects certificates, and queries a running agent over its control API. Links no libtorch.
 #include <iostream>
 
 #include "agent/cli/commands.hpp"
@@ -9,13 +9,15 @@ int main(int argc, char** argv) {
   using namespace starling::cli;
   CLI::App app{
       "starling: manage a Starling fleet's trust (fleets, device enrolment, revocation,\n"
-      "certificates). Exit codes: 0 ok, 1 failure, 2 usage error."};
+      "certificates) and query running agents (members, status, events).\n"
+      "Exit codes: 0 ok, 1 failure (including an agent that does not answer), 2 usage error."};
   app.name("starling");
   app.set_version_flag("--version", "starling 0.1.0");
   app.require_subcommand(1);
 
   Handler run;
   add_identity_commands(app, run);
+  add_swarm_commands(app, run);
 
   try {
     app.parse(argc, argv);

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -35,10 +36,12 @@ std::string slurp(const std::filesystem::path& path) {
   return buffer.str();
 }
 
-// Runs `starling ARGS` in `dir` through the shell; ARGS are trusted test strings.
-RunResult run_cli(const TempDir& dir, const std::string& args) {
-  const std::string command = "cd '" + dir.path().string() + "' && '" STARLING_CLI_PATH "' " +
-                              args + " >stdout.txt 2>stderr.txt </dev/null";
+// Runs `starling ARGS` in `dir` through the shell, with `env` ("NAME=value ", or empty) in its
+// environment; ARGS and env are trusted test strings.
+RunResult run_cli(const TempDir& dir, const std::string& args, const std::string& env = "") {
+  const std::string command = "cd '" + dir.path().string() + "' && " + env +
+                              "'" STARLING_CLI_PATH "' " + args +
+                              " >stdout.txt 2>stderr.txt </dev/null";
   const int status = std::system(command.c_str());
   RunResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -71,7 +74,8 @@ TEST_CASE("help and version exit 0 on every command") {
   TempDir dir;
   for (const char* args : {"--help", "--version", "fleet --help", "fleet init --help",
                            "keygen --help", "enroll --help", "revoke --help", "cert --help",
-                           "cert show --help", "cert verify --help"}) {
+                           "cert show --help", "cert verify --help", "members --help",
+                           "status --help", "events --help"}) {
     INFO(args);
     const RunResult r = run_cli(dir, args);
     CHECK(r.exit_code == 0);
@@ -85,7 +89,9 @@ TEST_CASE("usage errors exit 2") {
                            "revoke --fleet f --serial 0", "revoke --fleet f --serial x",
                            "enroll --fleet f --name n --out o",
                            "enroll --fleet f --name n --out o --data-dir d --device-pub p",
-                           "enroll --fleet f --name n --out o --data-dir d --valid-days 0"}) {
+                           "enroll --fleet f --name n --out o --data-dir d --valid-days 0",
+                           "members --timeout 2x", "status --timeout 0ms",
+                           "events --timeout 2h"}) {
     INFO(args);
     CHECK(run_cli(dir, args).exit_code == 2);
   }
@@ -197,4 +203,23 @@ TEST_CASE("tampered, foreign and expired certificates are rejected") {
   REQUIRE(expired.is_ok());
   std::ofstream(dir / "expired.crt") << crypto::armor(crypto::kCertificateLabel, expired->encoded);
   check_one_line_failure(run_cli(dir, "cert verify expired.crt --fleet-pub fleet"), "expired");
+}
+
+TEST_CASE("swarm queries of an endpoint nobody serves fail within the timeout") {
+  TempDir dir;
+  const std::string endpoint = "ipc://" + (dir / "nobody.sock").string();
+  for (const char* command : {"members", "status", "events", "members --json"}) {
+    INFO(command);
+    const auto start = std::chrono::steady_clock::now();
+    const RunResult r =
+        run_cli(dir, std::string(command) + " --endpoint " + endpoint + " --timeout 300ms");
+    const auto took = std::chrono::steady_clock::now() - start;
+    check_one_line_failure(r, "no agent answered at " + endpoint + " within 300 ms");
+    CHECK(r.out.empty());
+    CHECK(took < std::chrono::seconds(2));
+  }
+  // The endpoint also comes from STARLING_ENDPOINT, and global options may precede the command.
+  check_one_line_failure(
+      run_cli(dir, "--timeout 300 status", "STARLING_ENDPOINT='" + endpoint + "' "),
+      "no agent answered at " + endpoint);
 }

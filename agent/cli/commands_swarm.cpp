@@ -1,0 +1,246 @@
+// The swarm query commands of the CLI: members, status and events, which ask a running agent
+// over its control API (runtime/control_client.hpp), plus the global options they share:
+// --endpoint (or STARLING_ENDPOINT), --timeout and --json. Single-threaded; an agent that does
+// not answer within --timeout is one line on stderr and exit code 1.
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/cli/commands.hpp"
+#include "agent/cli/output.hpp"
+#include "agent/runtime/control_client.hpp"
+#include "base/time.hpp"
+
+namespace starling::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// The daemon's default control socket, for a data directory in /var/lib/starling.
+constexpr const char* kDefaultEndpoint = "ipc:///var/lib/starling/control.sock";
+// How often `events --follow` asks for new events: fast enough to feel live, and a request
+// every 500 ms costs the agent nothing measurable.
+constexpr auto kFollowInterval = std::chrono::milliseconds(500);
+// A --timeout above this is surely a mistake (a unit left out of "2h" meaning 2 s, say).
+constexpr auto kTimeoutMax = std::chrono::hours(1);
+
+struct SwarmOptions {
+  std::string endpoint = kDefaultEndpoint;
+  std::string timeout = "2s";
+  bool json = false;
+  bool follow = false;
+};
+
+// "300" (milliseconds) or a duration with a unit ("300ms", "2s"); positive, at most an hour.
+Result<std::chrono::milliseconds> parse_timeout(const std::string& text) {
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  const bool bare =
+      !text.empty() && text.size() <= 9 && std::all_of(text.begin(), text.end(), is_digit);
+  std::chrono::milliseconds timeout{0};
+  if (bare) {
+    timeout = std::chrono::milliseconds(std::stoll(text));
+  } else {
+    auto parsed = parse_duration(text);
+    if (!parsed) return parsed.status().with_context("--timeout");
+    timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
+  }
+  if (timeout.count() <= 0 || timeout > kTimeoutMax) {
+    return error(StatusCode::kInvalidArgument,
+                 "--timeout '" + text + "' must be between 1ms and 1h");
+  }
+  return timeout;
+}
+
+// Sends one request and returns the reply's result, or why there is none.
+Result<json> query(const SwarmOptions& o, std::chrono::milliseconds timeout, json request) {
+  request["v"] = 1;
+  auto reply = runtime::control_request(o.endpoint, request, timeout);
+  if (!reply) return reply.status();
+  return runtime::control_result(*reply);
+}
+
+// Runs `render` and turns a reply of an unexpected shape (a json exception) into a failure.
+template <typename Render>
+int guarded(Render render) {
+  try {
+    return render();
+  } catch (const json::exception& e) {
+    return report_failure(
+        error(StatusCode::kCorrupt, std::string("unexpected reply from the agent: ") + e.what()));
+  }
+}
+
+std::string labels_text(const json& meta) {
+  std::string text;
+  for (const auto& [key, value] : meta.items()) {
+    if (!text.empty()) text += ",";
+    text += key + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return text.empty() ? "-" : text;
+}
+
+// Prints rows as left-aligned columns two spaces apart; the first row is the header.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+int print_members(const json& members) {
+  std::vector<std::vector<std::string>> rows{
+      {"NAME", "ID", "ADDRESS", "STATUS", "INCARNATION", "LABELS", "LAST CHANGE"}};
+  for (const json& m : members) {
+    rows.push_back({m.at("name").get<std::string>(), m.at("id").get<std::string>().substr(0, 8),
+                    m.at("addr").get<std::string>(), m.at("status").get<std::string>(),
+                    std::to_string(m.at("incarnation").get<std::uint64_t>()),
+                    labels_text(m.value("meta", json::object())),
+                    format_utc(m.value("last_change_unix_ms", std::int64_t{0}) / 1000)});
+  }
+  print_table(rows);
+  return kExitOk;
+}
+
+int run_members(const SwarmOptions& o, std::chrono::milliseconds timeout) {
+  auto members = query(o, timeout, {{"cmd", "members"}});
+  if (!members) return report_failure(members.status());
+  if (o.json) {
+    print_json(*members);
+    return kExitOk;
+  }
+  return guarded([&] { return print_members(*members); });
+}
+
+int print_status(const json& status) {
+  const json& counts = status.at("members");
+  std::cout << "id:      " << status.at("id").get<std::string>() << "\n"
+            << "name:    " << status.at("name").get<std::string>() << "\n"
+            << "uptime:  " << status.at("uptime_s").get<std::uint64_t>() << " s\n"
+            << "members: " << counts.value("alive", 0) << " alive, "
+            << counts.value("suspect", 0) << " suspect, " << counts.value("dead", 0)
+            << " dead, " << counts.value("left", 0) << " left\n";
+  return kExitOk;
+}
+
+int run_status(const SwarmOptions& o, std::chrono::milliseconds timeout) {
+  auto status = query(o, timeout, {{"cmd", "status"}});
+  if (!status) return report_failure(status.status());
+  if (o.json) {
+    print_json(*status);
+    return kExitOk;
+  }
+  return guarded([&] { return print_status(*status); });
+}
+
+void print_event(const json& e, bool as_json) {
+  if (as_json) {
+    std::cout << e.dump() << "\n";
+    return;
+  }
+  std::cout << format_utc(e.at("unix_ms").get<std::int64_t>() / 1000) << "  #"
+            << e.at("seq").get<std::uint64_t>() << "  " << e.at("type").get<std::string>()
+            << "  " << e.at("node").get<std::string>().substr(0, 8) << "  incarnation "
+            << e.at("incarnation").get<std::uint64_t>() << "\n";
+}
+
+// Prints every event after `since` (several pages if need be); returns the last seq seen.
+Result<std::uint64_t> print_events_since(const SwarmOptions& o,
+                                         std::chrono::milliseconds timeout,
+                                         std::uint64_t since, json* collected) {
+  while (true) {
+    auto page = query(o, timeout, {{"cmd", "events"}, {"since", since}});
+    if (!page) return page.status();
+    const json& events = page->at("events");
+    for (const json& e : events) {
+      if (collected != nullptr) {
+        collected->push_back(e);
+      } else {
+        print_event(e, o.json);
+      }
+    }
+    const auto last = page->at("last_seq").get<std::uint64_t>();
+    if (events.empty() || last <= since) return last;
+    since = last;
+  }
+}
+
+int run_events(const SwarmOptions& o, std::chrono::milliseconds timeout) {
+  return guarded([&] {
+    if (!o.follow) {
+      json events = json::array();
+      auto last = print_events_since(o, timeout, 0, o.json ? &events : nullptr);
+      if (!last) return report_failure(last.status());
+      if (o.json) print_json(events);
+      return kExitOk;
+    }
+    std::uint64_t since = 0;
+    while (true) {  // until interrupted (SIGINT ends the process) or the agent goes away
+      auto last = print_events_since(o, timeout, since, nullptr);
+      if (!last) return report_failure(last.status());
+      since = *last;
+      std::cout << std::flush;
+      std::this_thread::sleep_for(kFollowInterval);
+    }
+  });
+}
+
+using Runner = int (*)(const SwarmOptions&, std::chrono::milliseconds);
+
+// Stores in `run` a handler that checks --timeout and then runs `runner`.
+void select_runner(Handler& run, const std::shared_ptr<SwarmOptions>& o, Runner runner) {
+  run = [o, runner] {
+    auto timeout = parse_timeout(o->timeout);
+    if (!timeout) return report_usage(timeout.status().message());
+    return runner(*o, *timeout);
+  };
+}
+
+}  // namespace
+
+void add_swarm_commands(CLI::App& app, Handler& run) {
+  auto o = std::make_shared<SwarmOptions>();
+  if (const char* env = std::getenv("STARLING_ENDPOINT"); env != nullptr && *env != '\0') {
+    o->endpoint = env;
+  }
+  app.add_option("--endpoint", o->endpoint,
+                 "The agent's control endpoint (env STARLING_ENDPOINT; default " +
+                     std::string(kDefaultEndpoint) + ")");
+  app.add_option("--timeout", o->timeout,
+                 "How long to wait for the agent: milliseconds or a duration (300ms, 2s)")
+      ->capture_default_str();
+  app.add_flag("--json", o->json, "Print JSON (members, status, events)");
+
+  auto* members = app.add_subcommand("members", "List the swarm's members as the agent sees them");
+  members->add_flag("--json", o->json, "Print a JSON array");
+  members->fallthrough();
+  members->callback([o, &run] { select_runner(run, o, run_members); });
+
+  auto* status = app.add_subcommand("status", "Show the agent's own view: id, name, uptime, "
+                                              "member counts");
+  status->add_flag("--json", o->json, "Print JSON");
+  status->fallthrough();
+  status->callback([o, &run] { select_runner(run, o, run_status); });
+
+  auto* events = app.add_subcommand("events", "Print the agent's membership events");
+  events->add_flag("--follow", o->follow, "Keep printing new events until interrupted");
+  events->add_flag("--json", o->json, "Print JSON (one object per line with --follow)");
+  events->fallthrough();
+  events->callback([o, &run] { select_runner(run, o, run_events); });
+}
+
+}  // namespace starling::cli
