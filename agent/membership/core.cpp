@@ -111,6 +111,16 @@ void Core::announce_alive(Instant now) {
   broadcast(self_.id, bytes);
 }
 
+MemberRecord Core::own_record(RecordType type, const NodeId& subject,
+                             std::uint64_t incarnation) const {
+  MemberRecord record;
+  record.type = type;
+  record.subject = subject;
+  record.signer = self_.id;
+  record.incarnation = incarnation;
+  return record;
+}
+
 void Core::refute(std::uint64_t accused_incarnation, Instant now) {
   // Rule R5: answer any accusation about this node with a strictly higher incarnation.
   incarnation_ = std::max(incarnation_, accused_incarnation) + 1;

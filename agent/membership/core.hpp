@@ -157,6 +157,10 @@ class Core {
   void apply_dead_or_left(const MemberRecord& record, Bytes bytes, Instant now);
   void refute(std::uint64_t accused_incarnation, Instant now);
   void announce_alive(Instant now);
+  // A record of `type` about `subject` at `incarnation`, signed by this node (suspicion, death
+  // or leave); sealed by the caller.
+  MemberRecord own_record(RecordType type, const NodeId& subject,
+                          std::uint64_t incarnation) const;
   void set_status(Member& member, MemberStatus status, Instant now);
   void set_alive_record(Member& member, Bytes record);
   void emit(EventType type, const Member& member, Instant now, const NodeId& source);

@@ -174,12 +174,7 @@ void Core::on_push_pull(const Message& message, Instant now) {
 void Core::leave(Instant now) {
   if (left_) return;
   // Rule R6: a graceful leave is a record signed by the leaver at its current incarnation.
-  MemberRecord record;
-  record.type = RecordType::kLeft;
-  record.subject = self_.id;
-  record.signer = self_.id;
-  record.incarnation = incarnation_;
-  Bytes bytes = codec_.seal(record);
+  Bytes bytes = codec_.seal(own_record(RecordType::kLeft, self_.id, incarnation_));
   Member& me = member_at(self_.id);
   me.status_record = bytes;
   set_status(me, MemberStatus::kLeft, now);

@@ -96,11 +96,7 @@ void Core::suspect(const NodeId& id, Instant now) {
     if (s.accusers.count(self_.id) != 0) return;
     if (static_cast<int>(s.accusers.size()) > s.bounds.expected_confirmations) return;  // enough
   }
-  MemberRecord record;
-  record.type = RecordType::kSuspect;
-  record.subject = id;
-  record.signer = self_.id;
-  record.incarnation = m.incarnation;
+  const MemberRecord record = own_record(RecordType::kSuspect, id, m.incarnation);
   ++stats_.suspicions_raised;
   ++stats_.records_applied;
   apply_suspect(record, codec_.seal(record), now);
@@ -143,11 +139,7 @@ void Core::tick_suspicions(Instant now) {
     }
     const Member& m = member_at(id);
     // Rule R3: a suspicion not refuted in time becomes a death, signed by this node.
-    MemberRecord record;
-    record.type = RecordType::kDead;
-    record.subject = id;
-    record.signer = self_.id;
-    record.incarnation = m.incarnation;
+    const MemberRecord record = own_record(RecordType::kDead, id, m.incarnation);
     ++stats_.deaths_declared;
     ++stats_.records_applied;
     apply_dead_or_left(record, codec_.seal(record), now);  // removes the deadline

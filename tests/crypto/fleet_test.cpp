@@ -14,6 +14,7 @@
 #include "crypto/fleet.hpp"
 #include "tests/common/status_doctest.hpp"
 #include "tests/common/test_support.hpp"
+#include "tests/crypto/file_helpers.hpp"
 
 namespace starling::crypto {
 namespace {
@@ -23,17 +24,8 @@ using testing::TempDir;
 
 constexpr std::int64_t kNow = 1'700'000'000;
 
-unsigned mode_of(const fs::path& path) {
-  struct stat st {};
-  REQUIRE(::lstat(path.c_str(), &st) == 0);
-  return static_cast<unsigned>(st.st_mode & 07777);
-}
-
-std::string read_text(const fs::path& path) {
-  auto text = read_file(path, 1 << 20);
-  REQUIRE_OK(text);
-  return *text;
-}
+using testing::mode_of;
+using testing::read_text;
 
 EnrollRequest request_for(std::uint64_t index, std::string name) {
   EnrollRequest request;

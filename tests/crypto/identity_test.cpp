@@ -11,6 +11,7 @@
 #include "crypto/identity.hpp"
 #include "tests/common/status_doctest.hpp"
 #include "tests/common/test_support.hpp"
+#include "tests/crypto/file_helpers.hpp"
 
 namespace starling::crypto {
 namespace {
@@ -18,17 +19,8 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-unsigned mode_of(const fs::path& path) {
-  struct stat st {};
-  REQUIRE(::lstat(path.c_str(), &st) == 0);
-  return static_cast<unsigned>(st.st_mode & 07777);
-}
-
-std::string read_text(const fs::path& path) {
-  auto text = read_file(path, 1 << 20);
-  REQUIRE_OK(text);
-  return *text;
-}
+using testing::mode_of;
+using testing::read_text;
 
 // Writes `contents` as the key file of `dir` with mode 0600, replacing what is there.
 void write_key_file(const fs::path& dir, const std::string& contents) {
