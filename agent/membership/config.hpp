@@ -37,6 +37,11 @@ struct Config {
   // Full-state exchange with one random member (anti-entropy). Scaled up beyond 32 members as
   // memberlist does, so the swarm-wide push-pull rate stays bounded.
   Duration push_pull_interval = std::chrono::seconds(30);
+  // Start each periodic push-pull with a 16-byte digest of the state (kStateDigest) and exchange
+  // full states only when the digests differ. Off, every push-pull sends the full state (what
+  // memberlist does): n records each way per interval even when nothing changed, which
+  // dominated an idle agent's traffic (858 B/s per agent at 20 agents, docs/RESULTS.md).
+  bool push_pull_digest = true;
   // How often to try a full-state exchange with one member believed dead (not left): this is how
   // two sides of a healed partition find each other again.
   Duration reconnect_interval = std::chrono::seconds(10);

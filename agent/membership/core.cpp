@@ -355,6 +355,7 @@ void Core::step(const Message& message, Instant now) {
   // Rule R15: the full state that answers this node's join is what the swarm already knows;
   // re-spreading it would make every joiner re-gossip the whole membership (n^2 log n records
   // for a fleet booting at once). It is merged without being queued for dissemination.
+  if (message.type == MessageType::kStateDigest) return on_state_digest(message, now);
   quiet_ = message.type == MessageType::kPushPullReply && !joined_;
   stale_accusation_ = false;
   for (const Bytes& record : message.records) receive_record(record, now);
@@ -367,6 +368,7 @@ void Core::step(const Message& message, Instant now) {
     case MessageType::kGossip: return;
     case MessageType::kPushPull:
     case MessageType::kPushPullReply: return on_push_pull(message, now);
+    case MessageType::kStateDigest: return;  // handled above
   }
 }
 

@@ -40,7 +40,8 @@ struct Stats {
   std::uint64_t suspicions_raised = 0;
   std::uint64_t deaths_declared = 0;
   std::uint64_t refutations = 0;
-  std::uint64_t push_pulls = 0;
+  std::uint64_t push_pulls = 0;       // full-state exchanges started
+  std::uint64_t state_digests = 0;    // digests sent instead of a full state (R13)
 };
 
 // What the shell must do after driving the core.
@@ -100,6 +101,10 @@ class Core {
   int health_score() const noexcept { return health_; }
   const Stats& stats() const noexcept { return stats_; }
   const Config& config() const noexcept { return config_; }
+  // A 16-byte digest of this node's view: for every member, itself included, in id order, its
+  // id, incarnation, meta_version and status. Two nodes with the same view have the same
+  // digest; the periodic push-pull sends it instead of the full state (Config::push_pull_digest).
+  Bytes state_digest() const;
 
  private:
   // A probe this node runs (one at a time, SWIM).
@@ -189,6 +194,7 @@ class Core {
   void send_to(const NodeId& to, Message message, bool piggyback);
   void broadcast(const NodeId& subject, const Bytes& record);
   std::vector<Bytes> full_state() const;
+  void on_state_digest(const Message& message, Instant now);
   void tick_gossip(Instant now);
   void tick_push_pull(Instant now);
   void tick_reconnect(Instant now);

@@ -9,7 +9,10 @@ namespace starling::membership {
 void Core::send(const std::string& address, const NodeId& to, Message message, bool piggyback) {
   if (address.empty()) return;
   message.sender = self_.id;
-  message.sender_address = self_.address;
+  // Answers to probes go to a node that just reached this one and needs no return address:
+  // leaving it out saves a fifth of every ack, the most frequent message in an idle swarm.
+  const bool answer = message.type == MessageType::kAck || message.type == MessageType::kNack;
+  message.sender_address = answer ? std::string() : self_.address;
   if (piggyback) {
     std::size_t used = 0;
     for (const Bytes& r : message.records) used += r.size();
@@ -100,10 +103,52 @@ void Core::tick_push_pull(Instant now) {
   // Rule R13: periodic full-state exchange repairs whatever gossip missed.
   const NodeId target = live_.at(rng_.uniform(live_.size()));
   Message push;
+  if (config_.push_pull_digest) {
+    // The full exchange happens only if the target's view differs (on_state_digest).
+    push.type = MessageType::kStateDigest;
+    push.records.push_back(state_digest());
+    ++stats_.state_digests;
+  } else {
+    push.type = MessageType::kPushPull;
+    push.records = full_state();
+    ++stats_.push_pulls;
+  }
+  send_to(target, std::move(push), /*piggyback=*/false);
+}
+
+Bytes Core::state_digest() const {
+  Bytes view;
+  view.reserve(members_.size() * (NodeId::kSize + 17));
+  ByteWriter out(view);
+  for (const auto& [id, m] : members_) {
+    out.raw(id.raw());
+    out.u64(m.incarnation);
+    out.u64(m.meta_version);
+    out.u8(static_cast<std::uint8_t>(m.status));
+  }
+  // Two 64-bit fingerprints, the second over the view with a leading byte, make 128 bits: a
+  // collision would only postpone one repair until the views change again.
+  Bytes digest;
+  ByteWriter d(digest);
+  d.u64(fingerprint64(view));
+  view.insert(view.begin(), std::uint8_t{0x5a});
+  d.u64(fingerprint64(view));
+  return digest;
+}
+
+void Core::on_state_digest(const Message& message, Instant now) {
+  (void)now;
+  if (message.records.size() != 1 || message.records[0].size() != 16) {
+    reject(error(StatusCode::kCorrupt, "state digest of the wrong size"));
+    return;
+  }
+  if (message.records[0] == state_digest()) return;
+  // Rule R13: the views differ; repair them with a full exchange started from this side.
+  Message push;
   push.type = MessageType::kPushPull;
   push.records = full_state();
   ++stats_.push_pulls;
-  send_to(target, std::move(push), /*piggyback=*/false);
+  send(message.sender_address, message.sender, std::move(push), /*piggyback=*/false);
 }
 
 void Core::tick_reconnect(Instant now) {

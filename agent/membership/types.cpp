@@ -41,6 +41,7 @@ std::string_view message_type_name(MessageType type) noexcept {
     case MessageType::kGossip: return "gossip";
     case MessageType::kPushPull: return "push_pull";
     case MessageType::kPushPullReply: return "push_pull_reply";
+    case MessageType::kStateDigest: return "state_digest";
   }
   return "unknown";
 }

@@ -79,6 +79,10 @@ enum class MessageType : std::uint8_t {
   kGossip = 5,         // records only
   kPushPull = 6,       // full state; the receiver merges it and answers kPushPullReply
   kPushPullReply = 7,  // full state in reply
+  // Anti-entropy without the full state (rule R13): records holds exactly one 16-byte element,
+  // the sender's state digest (Core::state_digest), not a member record. A receiver whose own
+  // digest differs starts a full push-pull with the sender; an equal digest needs no answer.
+  kStateDigest = 8,
 };
 std::string_view message_type_name(MessageType type) noexcept;
 

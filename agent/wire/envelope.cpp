@@ -17,7 +17,7 @@ using membership::MessageType;
 
 bool is_membership_type(std::uint8_t type) {
   return type >= static_cast<std::uint8_t>(MessageType::kPing) &&
-         type <= static_cast<std::uint8_t>(MessageType::kPushPullReply);
+         type <= static_cast<std::uint8_t>(MessageType::kStateDigest);
 }
 
 // Rejects with `reason`, setting *out when given.

@@ -56,7 +56,7 @@ TEST_CASE("profiles validate and unknown profiles are rejected") {
   CHECK(Config::lan().validate().is_ok());
   CHECK(Config::tuned().validate().is_ok());
   CHECK(Config::from_profile("lan")->probe_interval == seconds(1));
-  CHECK(Config::from_profile("default")->probe_interval == milliseconds(500));
+  CHECK(Config::from_profile("default")->probe_interval == milliseconds(400));
   CHECK(Config::from_profile("wan").status().code() == StatusCode::kInvalidArgument);
 }
 

@@ -312,7 +312,39 @@ TEST_CASE("R13: push-pull repairs what gossip missed") {
   // Node 2 joins through node 0 only; node 1 learns of it through piggy-backs or push-pull.
   c.run_for(seconds(70));
   CHECK(c.status(1, 2) == MemberStatus::kAlive);
-  CHECK(c.core(1).stats().push_pulls + c.core(0).stats().push_pulls > 0);
+  CHECK(c.core(1).stats().state_digests + c.core(0).stats().state_digests > 0);
+}
+
+TEST_CASE("R13: equal views exchange only digests and different views a full state") {
+  Cluster c(4, Config::lan(), 19);
+  c.join_all();
+  c.run_for(seconds(10));
+  REQUIRE(c.converged());
+  for (std::size_t i = 1; i < 4; ++i) CHECK(c.core(i).state_digest() == c.core(0).state_digest());
+  std::uint64_t full_before = 0;
+  for (std::size_t i = 0; i < 4; ++i) full_before += c.core(i).stats().push_pulls;
+  c.run_for(seconds(120));  // several push-pull intervals with nothing to repair
+  std::uint64_t full_after = 0, digests = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    full_after += c.core(i).stats().push_pulls;
+    digests += c.core(i).stats().state_digests;
+  }
+  CHECK(digests > 0);
+  CHECK(full_after == full_before);
+  // A metadata change that node 3 never hears of by gossip: the digests differ and a full
+  // exchange repairs it.
+  c.drop_if = [&](std::size_t from, std::size_t to, const Message& m) {
+    return to == 3 && m.type != MessageType::kPushPull && m.type != MessageType::kPushPullReply &&
+           m.type != MessageType::kStateDigest && !m.records.empty() && from != 3;
+  };
+  REQUIRE(c.core(0).set_metadata({{"zone", "b"}}, c.now()).is_ok());
+  c.run_for(seconds(120));
+  const Member* seen = c.core(3).find(c.core(0).id());
+  REQUIRE(seen != nullptr);
+  CHECK(seen->meta.at("zone") == "b");
+  std::uint64_t full_final = 0;
+  for (std::size_t i = 0; i < 4; ++i) full_final += c.core(i).stats().push_pulls;
+  CHECK(full_final > full_after);
 }
 
 TEST_CASE("R14: after a partition heals, reconnects bring both sides back") {

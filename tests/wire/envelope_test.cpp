@@ -83,7 +83,7 @@ TEST_CASE("versions, types and senders this build does not speak are rejected by
     bad[0] = version;
     CHECK(reason_of(bad) == RejectReason::kBadVersion);
   }
-  const std::uint8_t unknown_types[] = {0, 8, 31, kConsensusTypeFirst, kFederatedTypeFirst, 200};
+  const std::uint8_t unknown_types[] = {0, 9, 31, kConsensusTypeFirst, kFederatedTypeFirst, 200};
   for (std::uint8_t type : unknown_types) {
     CAPTURE(static_cast<int>(type));
     Bytes bad = good;
