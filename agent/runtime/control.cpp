@@ -4,6 +4,7 @@
 // them as Status, poll_once() counts a failed reply as dropped, and a request that makes the
 // protocol code throw is answered with an "internal" error reply.
 #include "agent/runtime/control.hpp"
+#include "agent/runtime/internal/port.hpp"
 
 #include <arpa/inet.h>
 
@@ -36,15 +37,7 @@ bool is_loopback_host(const std::string& host) {
   return reinterpret_cast<const unsigned char*>(&address.s_addr)[0] == 127;
 }
 
-bool is_port(std::string_view text) {
-  if (text.empty() || text.size() > 5) return false;
-  unsigned value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  return value <= 65535;
-}
+using internal::is_port;
 
 json member_json(const MemberView& m) {
   json meta = json::object();
@@ -56,13 +49,25 @@ json member_json(const MemberView& m) {
 }
 
 json status_json(const StatusView& s) {
+  json refused = json::object();
+  for (const auto& [reason, count] : s.peers_refused) refused[reason] = count;
+  json rejected = json::object();
+  for (const auto& [reason, count] : s.rejected) rejected[reason] = count;
   return json{{"id", s.id},
               {"name", s.name},
+              {"addr", s.addr},
+              {"incarnation", s.incarnation},
               {"uptime_s", s.uptime_s},
               {"members", json{{"alive", s.members.alive},
                                {"suspect", s.members.suspect},
                                {"dead", s.members.dead},
-                               {"left", s.members.left}}}};
+                               {"left", s.members.left}}},
+              {"peers_refused", refused},
+              {"rejected", rejected},
+              {"traffic", json{{"bytes_sent", s.bytes_sent},
+                               {"bytes_received", s.bytes_received},
+                               {"messages_sent", s.messages_sent},
+                               {"messages_received", s.messages_received}}}};
 }
 
 json event_json(const EventView& e) {

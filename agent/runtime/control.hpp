@@ -49,6 +49,19 @@ struct StatusView {
   std::string name;
   std::uint64_t uptime_s = 0;
   MemberCounts members;
+  std::string addr;         // the address this agent advertises
+  std::uint64_t incarnation = 0;
+  // Peers this agent refused, by the verdict on their certificate ("wrong_fleet", "revoked",
+  // "expired", "bad_signature", ...): what an operator checks when a device cannot join.
+  std::map<std::string, std::uint64_t> peers_refused;
+  // Messages and records dropped, by reason (wire decoding, admission, certificates, record
+  // signatures); the same counts as the starling_rejected_total metric.
+  std::map<std::string, std::uint64_t> rejected;
+  // Traffic since start: envelope bytes and messages the agent sent and received.
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_received = 0;
 };
 
 // One membership event. `seq` numbers events from 1, increasing by one per event, so that a

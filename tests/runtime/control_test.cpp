@@ -36,7 +36,15 @@ class FakeSource final : public ControlSource {
                         "alive", 3, {{"site", "a"}}, 1'700'000'000'000});
     members_.push_back({"00000000000000000000000000000002", "gw-2", "tcp://10.0.0.2:7400",
                         "suspect", 1, {}, 1'700'000'001'000});
-    status_ = {"00000000000000000000000000000001", "gw-1", 42, {1, 1, 0, 0}};
+    status_.id = "00000000000000000000000000000001";
+    status_.name = "gw-1";
+    status_.uptime_s = 42;
+    status_.members = {1, 1, 0, 0};
+    status_.addr = "tcp://10.0.0.1:7400";
+    status_.incarnation = 3;
+    status_.peers_refused = {{"revoked", 2}};
+    status_.rejected = {{"truncated", 5}};
+    status_.bytes_sent = 1000;
     for (std::uint64_t seq = 1; seq <= 3; ++seq) {
       events_.push_back({seq, "joined", "0000000000000000000000000000000" + std::to_string(seq),
                          seq, 1'700'000'000'000 + static_cast<std::int64_t>(seq)});
@@ -165,6 +173,12 @@ TEST_CASE("control status over loopback tcp") {
   CHECK(status["name"] == "gw-1");
   CHECK(status["uptime_s"] == 42);
   CHECK(status["members"] == json{{"alive", 1}, {"suspect", 1}, {"dead", 0}, {"left", 0}});
+  CHECK(status["addr"] == "tcp://10.0.0.1:7400");
+  CHECK(status["incarnation"] == 3);
+  CHECK(status["peers_refused"] == json{{"revoked", 2}});
+  CHECK(status["rejected"] == json{{"truncated", 5}});
+  CHECK(status["traffic"]["bytes_sent"] == 1000);
+  CHECK(status["traffic"]["messages_received"] == 0);
 }
 
 TEST_CASE("control events page with since") {
