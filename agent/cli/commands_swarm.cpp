@@ -134,6 +134,17 @@ int print_status(const json& status) {
             << "members: " << counts.value("alive", 0) << " alive, "
             << counts.value("suspect", 0) << " suspect, " << counts.value("dead", 0)
             << " dead, " << counts.value("left", 0) << " left\n";
+  if (status.contains("addr")) {
+    std::cout << "address: " << status.at("addr").get<std::string>() << "\n"
+              << "incarnation: " << status.value("incarnation", std::uint64_t{0}) << "\n";
+  }
+  if (status.contains("peers_refused") && !status.at("peers_refused").empty()) {
+    std::cout << "refused peers:";
+    for (const auto& [reason, count] : status.at("peers_refused").items()) {
+      std::cout << " " << reason << "=" << count.get<std::uint64_t>();
+    }
+    std::cout << "\n";
+  }
   return kExitOk;
 }
 

@@ -1,0 +1,980 @@
+// Implementation of the agent. Reading order: open() (loading and binding), start(), then the
+// message path (on_message -> admit -> deliver -> flush), the certificate exchange, the timers,
+// and the ControlSource and metrics views at the end.
+#include "agent/daemon/agent.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "agent/daemon/peer_address.hpp"
+#include "agent/membership/core.hpp"
+#include "agent/runtime/fleet_trust.hpp"
+#include "agent/runtime/internal/socket_watch.hpp"
+#include "agent/runtime/metrics.hpp"
+#include "agent/runtime/metrics_http.hpp"
+#include "agent/runtime/store.hpp"
+#include "agent/runtime/transport.hpp"
+#include "agent/wire/envelope.hpp"
+#include "agent/wire/membership_codec.hpp"
+#include "agent/wire/trust_messages.hpp"
+#include "crypto/fleet.hpp"
+#include "crypto/identity.hpp"
+
+namespace starling::daemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using CurveKey = runtime::CurvePublicKey;
+
+// How long a message waits for the certificates it needs before it is dropped.
+constexpr Duration kHoldTimeout = std::chrono::seconds(3);
+// Messages waiting for certificates, all peers together: a joiner's burst fits, a flood of
+// unknown keys cannot grow memory.
+constexpr std::size_t kHeldMessagesMax = 256;
+// A certificate request to the same key is not repeated sooner than this.
+constexpr Duration kCertRequestInterval = std::chrono::milliseconds(500);
+// Housekeeping period: held-message expiry, loop-lag sampling, control socket safety poll.
+constexpr auto kMaintenancePeriod = std::chrono::milliseconds(250);
+// Newly met peers are written to the store at most this often (each write is an fsync'd
+// transaction; nothing is written while membership is quiet).
+constexpr Duration kRememberPeriod = std::chrono::seconds(2);
+// Peers remembered from earlier runs and tried as seeds after the configured ones.
+constexpr std::size_t kRememberedSeedsMax = 16;
+// Membership events kept for `starling events`.
+constexpr std::size_t kEventsKept = 10'000;
+
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<CurveKey> parse_curve_hex(const std::string& text) {
+  if (text.size() != 64) return std::nullopt;
+  auto bytes = from_hex(text);
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  CurveKey key{};
+  std::copy(bytes->begin(), bytes->end(), key.begin());
+  return key;
+}
+
+// An exclusive flock on DATA_DIR/agent.lock for the process's lifetime: two agents on one data
+// directory would announce the same identity and fight over the store.
+class DataDirLock {
+ public:
+  static Result<DataDirLock> acquire(const std::filesystem::path& data_dir) {
+    const std::filesystem::path file = data_dir / "agent.lock";
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return error(StatusCode::kIoError, "cannot open " + file.string());
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return error(StatusCode::kUnavailable,
+                   "data directory " + data_dir.string() + " is in use by another starlingd");
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) == 0) (void)!::write(fd, pid.data(), pid.size());
+    return DataDirLock(fd);
+  }
+  DataDirLock(DataDirLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  DataDirLock& operator=(DataDirLock&&) = delete;
+  ~DataDirLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  explicit DataDirLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+// A message waiting for certificates.
+struct Held {
+  CurveKey key;
+  wire::DecodedMessage decoded;
+  Instant deadline;
+};
+
+}  // namespace
+
+struct Agent::State final : public runtime::ControlSource {
+  State(boost::asio::io_context& loop, DaemonConfig cfg, crypto::Identity id,
+        crypto::Certificate certificate, DataDirLock data_lock, runtime::Store db,
+        runtime::FleetTrust fleet_trust)
+      : io(loop),
+        config(std::move(cfg)),
+        identity(std::move(id)),
+        own_certificate(std::move(certificate)),
+        lock(std::move(data_lock)),
+        store(std::move(db)),
+        trust(std::move(fleet_trust)),
+        codec(this->identity, this->trust),
+        core_timer(io),
+        maintenance_timer(io),
+        signals(io),
+        epoch(Clock::now()),
+        started_unix_ms(unix_ms_now()),
+        probe_rtt({0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0}),
+        loop_lag({0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0}) {}
+
+  // ---- time ----
+  Instant now() const {
+    return Instant(std::chrono::duration_cast<Duration>(Clock::now() - epoch));
+  }
+  std::int64_t unix_ms_of(Instant at) const {
+    return started_unix_ms +
+           std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+  }
+
+  // ---- message path ----
+  void on_message(const std::string& peer, Bytes payload);
+  void handle_membership(const CurveKey& key, wire::DecodedMessage decoded);
+  // Decides a held or new message: delivered (true), or still waiting (false). Drops it (and
+  // returns true) when it can never be delivered.
+  bool try_deliver(const CurveKey& key, wire::DecodedMessage& decoded);
+  void deliver(wire::DecodedMessage& decoded);
+  void flush();
+  void send_envelope(const NodeId& to, const std::string& address, const membership::Message& m);
+  std::optional<runtime::PeerAddress> resolve(const NodeId& to, const std::string& address);
+  bool send_bytes(const runtime::PeerAddress& peer, const Bytes& bytes, std::string_view type);
+  std::uint64_t next_sequence() { return (sequence_base | ++sequence_counter); }
+
+  // ---- certificate exchange ----
+  void request_certificates(const CurveKey& key, const std::string& address,
+                            std::vector<NodeId> wanted);
+  void on_cert_request(const CurveKey& key, const Bytes& payload);
+  void on_cert_reply(const CurveKey& key, const Bytes& payload);
+  void retry_held();
+  void deny(const CurveKey& key, std::string_view reason, const std::string& who);
+
+  // ---- timers and lifecycle ----
+  void schedule_core_timer();
+  void on_maintenance();
+  void remember_peers(bool force);
+  void on_signal(int signal_number);
+  void begin_leave();
+  void reload_revocations();
+  void count_reject(std::string_view reason) { ++rejected[std::string(reason)]; }
+  void record_event(const membership::Event& event);
+
+  // ---- views ----
+  std::vector<runtime::MemberView> members() override;
+  runtime::StatusView status() override;
+  std::vector<runtime::EventView> events_since(std::uint64_t seq, std::size_t max) override;
+  std::string render_metrics();
+  std::string name_of(const NodeId& id) const {
+    const crypto::Certificate* cert = trust.certificate(id);
+    return cert != nullptr ? cert->body.name : std::string();
+  }
+
+  boost::asio::io_context& io;
+  DaemonConfig config;
+  crypto::Identity identity;
+  crypto::Certificate own_certificate;
+  DataDirLock lock;
+  runtime::Store store;
+  runtime::FleetTrust trust;
+  wire::SignedRecordCodec codec;
+  wire::WireLimits limits;
+  std::optional<runtime::Transport> transport;
+  std::optional<runtime::ControlServer> control;
+  std::unique_ptr<runtime::internal::SocketWatch> control_watch;
+  std::optional<runtime::MetricsServer> metrics;
+  std::unique_ptr<membership::Core> core;
+  std::string advertise;
+
+  boost::asio::steady_timer core_timer;
+  Instant core_timer_at = Instant::max();
+  boost::asio::steady_timer maintenance_timer;
+  Clock::time_point maintenance_due;
+  boost::asio::signal_set signals;
+  Clock::time_point epoch;
+  std::int64_t started_unix_ms;
+  bool leaving = false;
+  Instant leave_deadline = Instant::max();
+
+  std::uint64_t sequence_base = 0;  // incarnation << 32: sequences survive restarts
+  std::uint64_t sequence_counter = 0;
+  wire::EnvelopeReplayFilter replay;
+  std::deque<Held> held;
+  std::map<std::pair<CurveKey, NodeId>, Instant> cert_requested;
+  std::set<CurveKey> denied;
+  std::map<NodeId, runtime::PeerAddress> peer_cache;  // by member id, checked against address
+  std::map<NodeId, std::string> to_remember;          // id -> "KEY@tcp://..."
+  Instant next_remember_at;
+
+  // Events for the control API.
+  std::deque<runtime::EventView> events;
+  std::uint64_t event_seq = 0;
+
+  // Metrics.
+  std::map<std::string, std::uint64_t> rejected;  // reason -> count (wire, admission, trust)
+  std::map<std::string, std::uint64_t> peers_rejected;  // certificate reason -> peers refused
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> sent_by_type;  // msgs, bytes
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> received_by_type;
+  std::map<std::pair<NodeId, std::uint32_t>, Clock::time_point> pings_in_flight;
+  runtime::Histogram probe_rtt;
+  runtime::Histogram loop_lag;
+  double loop_lag_max_s = 0;
+  std::uint64_t certificates_fetched = 0;
+  std::uint64_t store_errors = 0;
+};
+
+// ------------------------------------------------------------------------------------------
+// Message path
+
+void Agent::State::on_message(const std::string& peer, Bytes payload) {
+  wire::RejectReason reason{};
+  auto header = wire::peek_envelope(payload, limits, &reason);
+  if (!header) {
+    count_reject(wire::reject_reason_name(reason));
+    return;
+  }
+  const auto key = parse_curve_hex(peer);
+  if (!key) {  // the transport names Curve peers by key; anything else is a misconfiguration
+    count_reject("unauthenticated");
+    return;
+  }
+  if (denied.contains(*key)) {
+    count_reject("denied_key");
+    return;
+  }
+  if (header->type == wire::kCertRequestType) {
+    on_cert_request(*key, payload);
+    return;
+  }
+  if (header->type == wire::kCertReplyType) {
+    on_cert_reply(*key, payload);
+    return;
+  }
+  auto decoded = wire::decode_message(payload, limits, &reason);
+  if (!decoded) {
+    count_reject(wire::reject_reason_name(reason));
+    return;
+  }
+  auto& in = received_by_type[std::string(membership::message_type_name(decoded->message.type))];
+  ++in.first;
+  in.second += payload.size();
+  handle_membership(*key, std::move(*decoded));
+}
+
+void Agent::State::handle_membership(const CurveKey& key, wire::DecodedMessage decoded) {
+  if (try_deliver(key, decoded)) return;
+  if (held.size() >= kHeldMessagesMax) {
+    held.pop_front();
+    count_reject("held_overflow");
+  }
+  held.push_back(Held{key, std::move(decoded), now() + kHoldTimeout});
+}
+
+bool Agent::State::try_deliver(const CurveKey& key, wire::DecodedMessage& decoded) {
+  const membership::Message& message = decoded.message;
+  const auto node = trust.node_of_curve_key(key);
+  if (!node) {
+    // The sender's certificate is not known yet: ask the sender for it, and wait.
+    request_certificates(key, message.sender_address, {message.sender});
+    return false;
+  }
+  if (*node != message.sender) {
+    count_reject("sender_mismatch");
+    return true;
+  }
+  // Signers of records whose certificate is unknown: fetch them from the sender first.
+  std::vector<NodeId> missing;
+  for (const Bytes& record : message.records) {
+    auto peeked = crypto::peek_record(record, crypto::kRecordPayloadCeiling);
+    if (!peeked) continue;  // the core counts it
+    if (trust.find_key(peeked->author) == nullptr &&
+        std::find(missing.begin(), missing.end(), peeked->author) == missing.end() &&
+        missing.size() < wire::kCertificatesPerMessageMax) {
+      missing.push_back(peeked->author);
+    }
+  }
+  if (!missing.empty()) {
+    request_certificates(key, message.sender_address, std::move(missing));
+    return false;
+  }
+  if (!replay.check_and_accept(decoded).is_ok()) {
+    count_reject("replay");
+    return true;
+  }
+  deliver(decoded);
+  return true;
+}
+
+void Agent::State::deliver(wire::DecodedMessage& decoded) {
+  const membership::Message& message = decoded.message;
+  if (message.type == membership::MessageType::kAck) {
+    auto it = pings_in_flight.find({message.sender, message.sequence});
+    if (it != pings_in_flight.end()) {
+      probe_rtt.observe(std::chrono::duration<double>(Clock::now() - it->second).count());
+      pings_in_flight.erase(it);
+    }
+  }
+  core->step(message, now());
+  flush();
+}
+
+void Agent::State::flush() {
+  membership::Ready ready = core->take_ready();
+  if (ready.incarnation_to_persist) {
+    Status saved = store.save_incarnation(*ready.incarnation_to_persist);
+    if (!saved.is_ok()) {
+      // Announcing an incarnation that a restart could reuse breaks refutation: send nothing.
+      ++store_errors;
+      spdlog::error("cannot persist incarnation {}: {}; messages withheld",
+                    *ready.incarnation_to_persist, saved.to_string());
+      ready.messages.clear();
+    }
+  }
+  for (const membership::Outbound& out : ready.messages) {
+    send_envelope(out.to, out.address, out.message);
+  }
+  for (const membership::Event& event : ready.events) record_event(event);
+  schedule_core_timer();
+}
+
+std::optional<runtime::PeerAddress> Agent::State::resolve(const NodeId& to,
+                                                          const std::string& address) {
+  if (to.is_zero()) {
+    // A seed, given as KEY@tcp://HOST:PORT.
+    auto seed = parse_seed(address);
+    if (!seed) return std::nullopt;
+    return seed->peer;
+  }
+  auto cached = peer_cache.find(to);
+  if (cached != peer_cache.end() && cached->second.endpoint == address) return cached->second;
+  const crypto::PublicKey* key = trust.find_key(to);
+  if (key == nullptr) {
+    auto seed = parse_seed(address);  // a seed the core learned the id of
+    if (seed) return seed->peer;
+    return std::nullopt;
+  }
+  auto peer = runtime::PeerAddress::from_identity(address, *key);
+  if (!peer) return std::nullopt;
+  peer_cache[to] = *peer;
+  return *peer;
+}
+
+void Agent::State::send_envelope(const NodeId& to, const std::string& address,
+                                 const membership::Message& message) {
+  auto peer = resolve(to, address);
+  if (!peer) {
+    count_reject("unresolved_peer");
+    return;
+  }
+  const Bytes bytes = wire::encode_message(message, next_sequence());
+  if (message.type == membership::MessageType::kPing && !to.is_zero()) {
+    if (pings_in_flight.size() > 1024) pings_in_flight.clear();  // acks lost for good
+    pings_in_flight[{to, message.sequence}] = Clock::now();
+  }
+  send_bytes(*peer, bytes, membership::message_type_name(message.type));
+}
+
+bool Agent::State::send_bytes(const runtime::PeerAddress& peer, const Bytes& bytes,
+                              std::string_view type) {
+  Status sent = transport->send(peer, bytes);
+  if (!sent.is_ok()) return false;  // counted by the transport
+  auto& out = sent_by_type[std::string(type)];
+  ++out.first;
+  out.second += bytes.size();
+  return true;
+}
+
+// ------------------------------------------------------------------------------------------
+// Certificate exchange
+
+void Agent::State::request_certificates(const CurveKey& key, const std::string& address,
+                                        std::vector<NodeId> wanted) {
+  if (!is_peer_endpoint(address)) {
+    count_reject("bad_reply_address");
+    return;
+  }
+  // Ask for each node at most once per interval and peer: a held message is retried after
+  // every certificate that arrives, and a burst of messages names the same signers.
+  const Instant at = now();
+  std::erase_if(wanted, [&](const NodeId& id) {
+    auto [it, inserted] = cert_requested.try_emplace({key, id}, at);
+    if (inserted) return false;
+    if (at - it->second < kCertRequestInterval) return true;
+    it->second = at;
+    return false;
+  });
+  if (wanted.empty()) return;
+  wire::CertRequest request;
+  request.sender = identity.node_id();
+  request.sender_sequence = next_sequence();
+  request.reply_address = advertise;
+  request.wanted = std::move(wanted);
+  send_bytes(runtime::PeerAddress{address, key}, wire::encode_cert_request(request),
+             "cert_request");
+}
+
+void Agent::State::on_cert_request(const CurveKey& key, const Bytes& payload) {
+  wire::RejectReason reason{};
+  auto request = wire::decode_cert_request(payload, limits, &reason);
+  if (!request) {
+    count_reject(wire::reject_reason_name(reason));
+    return;
+  }
+  auto& in = received_by_type["cert_request"];
+  ++in.first;
+  in.second += payload.size();
+  if (!is_peer_endpoint(request->reply_address)) {
+    count_reject("bad_reply_address");
+    return;
+  }
+  // Certificates are public and self-authenticating: answer whoever asks, over a connection
+  // that only the holder of `key` can complete.
+  wire::CertReply reply;
+  reply.sender = identity.node_id();
+  reply.sender_sequence = next_sequence();
+  reply.certificates.push_back(own_certificate.encoded);
+  for (const NodeId& id : request->wanted) {
+    if (id == identity.node_id()) continue;
+    const crypto::Certificate* cert = trust.certificate(id);
+    if (cert != nullptr && reply.certificates.size() < wire::kCertificatesPerMessageMax) {
+      reply.certificates.push_back(cert->encoded);
+    }
+  }
+  send_bytes(runtime::PeerAddress{request->reply_address, key}, wire::encode_cert_reply(reply),
+             "cert_reply");
+  // The asker is probably new to us too: learn its certificate as well.
+  if (!trust.node_of_curve_key(key)) {
+    request_certificates(key, request->reply_address, {request->sender});
+  }
+}
+
+void Agent::State::on_cert_reply(const CurveKey& key, const Bytes& payload) {
+  wire::RejectReason reason{};
+  auto reply = wire::decode_cert_reply(payload, limits, &reason);
+  if (!reply) {
+    count_reject(wire::reject_reason_name(reason));
+    return;
+  }
+  auto& in = received_by_type["cert_reply"];
+  ++in.first;
+  in.second += payload.size();
+  const std::int64_t now_s = unix_ms_now() / 1000;
+  bool learned = false;
+  for (const Bytes& bytes : reply->certificates) {
+    auto unverified = crypto::decode_certificate_unverified(bytes);
+    if (!unverified) {
+      count_reject("certificate_corrupt");
+      continue;
+    }
+    const NodeId node = unverified->node_id();
+    const crypto::Certificate* known = trust.certificate(node);
+    if (known != nullptr && known->encoded == bytes) continue;
+    auto added = trust.add_certificate(bytes, now_s);
+    // Is this the certificate of the connection's own key? Then its verdict decides the peer.
+    auto curve = crypto::curve_public_of(unverified->body.device_key);
+    const bool own = curve && *curve == key;
+    if (!added) {
+      if (added.status().code() == StatusCode::kStale) continue;
+      const std::string why(status_code_name(added.status().code()));
+      count_reject("certificate_" + why);
+      if (own) deny(key, why, unverified->body.name + " (" + node.short_hex() + ")");
+      continue;
+    }
+    ++certificates_fetched;
+    learned = true;
+    spdlog::debug("trusting certificate of {} ({}), serial {}", unverified->body.name,
+                  node.short_hex(), unverified->body.serial);
+  }
+  if (learned) retry_held();
+}
+
+void Agent::State::deny(const CurveKey& key, std::string_view reason, const std::string& who) {
+  if (!denied.insert(key).second) return;
+  ++peers_rejected[std::string(reason)];
+  spdlog::warn("refusing peer {}: certificate {}", who, reason);
+  // Whatever it sent while we waited goes.
+  std::erase_if(held, [&](const Held& h) { return h.key == key; });
+}
+
+void Agent::State::retry_held() {
+  std::deque<Held> waiting;
+  waiting.swap(held);
+  for (Held& h : waiting) {
+    if (!try_deliver(h.key, h.decoded)) held.push_back(std::move(h));
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Timers and lifecycle
+
+void Agent::State::schedule_core_timer() {
+  const Instant next = core->next_deadline();
+  if (next == core_timer_at) return;
+  core_timer_at = next;
+  if (next == Instant::max()) {
+    core_timer.cancel();
+    return;
+  }
+  core_timer.expires_at(epoch + std::chrono::duration_cast<Clock::duration>(next.time_since_epoch()));
+  core_timer.async_wait([this](const boost::system::error_code& e) {
+    if (e) return;
+    core_timer_at = Instant::max();
+    core->tick(now());
+    flush();
+  });
+}
+
+void Agent::State::on_maintenance() {
+  const auto actual = Clock::now();
+  const double lag = std::chrono::duration<double>(actual - maintenance_due).count();
+  loop_lag.observe(std::max(lag, 0.0));
+  loop_lag_max_s = std::max(loop_lag_max_s, lag);
+
+  const Instant at = now();
+  while (!held.empty() && held.front().deadline <= at) {
+    held.pop_front();
+    count_reject("certificate_timeout");
+  }
+  std::erase_if(cert_requested, [&](const auto& entry) {
+    return at - entry.second >= kCertRequestInterval;
+  });
+  if (control) {  // safety net for a missed edge on the control socket
+    control->poll_once();
+  }
+  if (leaving && (core->leave_propagated() || at >= leave_deadline)) {
+    spdlog::info("left the swarm{}; stopping",
+                 core->leave_propagated() ? "" : " (leave timeout reached)");
+    remember_peers(true);
+    io.stop();
+    return;
+  }
+  if (at >= next_remember_at) remember_peers(false);
+
+  maintenance_due = actual + kMaintenancePeriod;
+  maintenance_timer.expires_at(maintenance_due);
+  maintenance_timer.async_wait([this](const boost::system::error_code& e) {
+    if (!e) on_maintenance();
+  });
+}
+
+void Agent::State::remember_peers(bool force) {
+  next_remember_at = now() + kRememberPeriod;
+  if (to_remember.empty() && !force) return;
+  const std::int64_t at = unix_ms_now();
+  for (const auto& [id, address] : to_remember) {
+    Status saved = store.remember_peer(id, address, at);
+    if (!saved.is_ok()) {
+      ++store_errors;
+      spdlog::warn("cannot remember peer {}: {}", id.short_hex(), saved.to_string());
+      break;
+    }
+  }
+  to_remember.clear();
+}
+
+void Agent::State::record_event(const membership::Event& event) {
+  runtime::EventView view;
+  view.seq = ++event_seq;
+  view.type = std::string(membership::event_type_name(event.type));
+  view.node = event.node.to_hex();
+  view.incarnation = event.incarnation;
+  view.unix_ms = unix_ms_of(event.at);
+  events.push_back(view);
+  if (events.size() > kEventsKept) events.pop_front();
+
+  const std::string who = name_of(event.node) + " (" + event.node.short_hex() + ")";
+  switch (event.type) {
+    case membership::EventType::kSuspect:
+    case membership::EventType::kDead:
+      spdlog::warn("member {} {} at incarnation {}", who, view.type, event.incarnation);
+      break;
+    case membership::EventType::kMetadataChanged:
+      spdlog::debug("member {} changed its metadata", who);
+      break;
+    default:
+      spdlog::info("member {} {} at incarnation {}", who, view.type, event.incarnation);
+      break;
+  }
+  if (event.type == membership::EventType::kJoined || event.type == membership::EventType::kAlive) {
+    const membership::Member* member = core->find(event.node);
+    const crypto::PublicKey* key = trust.find_key(event.node);
+    if (member != nullptr && key != nullptr && is_peer_endpoint(member->address)) {
+      to_remember[event.node] = seed_string(*key, member->address);
+    }
+  }
+}
+
+void Agent::State::on_signal(int signal_number) {
+  if (signal_number == SIGHUP) {
+    reload_revocations();
+  } else if (leaving) {
+    spdlog::warn("second stop signal: stopping without waiting for the leave to spread");
+    io.stop();
+    return;
+  } else {
+    spdlog::info("signal {}: leaving the swarm", signal_number);
+    begin_leave();
+  }
+  signals.async_wait([this](const boost::system::error_code& e, int n) {
+    if (!e) on_signal(n);
+  });
+}
+
+void Agent::State::begin_leave() {
+  if (leaving) return;
+  leaving = true;
+  leave_deadline = now() + config.leave_timeout;
+  core->leave(now());
+  flush();
+}
+
+void Agent::State::reload_revocations() {
+  if (config.revocations.empty()) {
+    spdlog::info("SIGHUP: no revocation list configured");
+    return;
+  }
+  auto list = crypto::read_revocation_file(config.revocations, trust.fleet());
+  if (!list) {
+    spdlog::error("SIGHUP: {}", list.status().to_string());
+    return;
+  }
+  auto forgotten = trust.update_revocations(list->encoded());
+  if (!forgotten) {
+    spdlog::info("SIGHUP: revocation list not replaced: {}", forgotten.status().to_string());
+    return;
+  }
+  peer_cache.clear();
+  spdlog::info("SIGHUP: revocation list version {} in force; {} certificate(s) revoked",
+               list->version(), *forgotten);
+}
+
+// ------------------------------------------------------------------------------------------
+// Views
+
+std::vector<runtime::MemberView> Agent::State::members() {
+  std::vector<runtime::MemberView> out;
+  auto add_self = [&] {
+    runtime::MemberView self;
+    self.id = identity.node_id().to_hex();
+    self.name = own_certificate.body.name;
+    self.addr = advertise;
+    self.status = core->has_left() ? "left" : "alive";
+    self.incarnation = core->incarnation();
+    self.meta = core->find(identity.node_id()) ? core->find(identity.node_id())->meta
+                                                : membership::Metadata{};
+    self.last_change_unix_ms = started_unix_ms;
+    return self;
+  };
+  bool self_added = false;
+  for (const auto& [id, member] : core->members()) {
+    if (id == identity.node_id()) {
+      out.push_back(add_self());
+      self_added = true;
+      continue;
+    }
+    if (!self_added && identity.node_id() < id) {
+      out.push_back(add_self());
+      self_added = true;
+    }
+    runtime::MemberView view;
+    view.id = id.to_hex();
+    view.name = name_of(id);
+    view.addr = member.address;
+    view.status = std::string(membership::member_status_name(member.status));
+    view.incarnation = member.incarnation;
+    view.meta = member.meta;
+    view.last_change_unix_ms = unix_ms_of(member.status_since);
+    out.push_back(std::move(view));
+  }
+  if (!self_added) out.push_back(add_self());
+  return out;
+}
+
+runtime::StatusView Agent::State::status() {
+  runtime::StatusView view;
+  view.id = identity.node_id().to_hex();
+  view.name = own_certificate.body.name;
+  view.uptime_s = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - epoch).count());
+  view.members.alive = core->count(membership::MemberStatus::kAlive);
+  view.members.suspect = core->count(membership::MemberStatus::kSuspect);
+  view.members.dead = core->count(membership::MemberStatus::kDead);
+  view.members.left = core->count(membership::MemberStatus::kLeft);
+  view.addr = advertise;
+  view.incarnation = core->incarnation();
+  view.peers_refused = peers_rejected;
+  view.rejected = rejected;
+  const runtime::TransportCounters& t = transport->counters();
+  view.bytes_sent = t.bytes_out;
+  view.bytes_received = t.bytes_in;
+  view.messages_sent = t.messages_out;
+  view.messages_received = t.messages_in;
+  for (const auto& [reason, count] : core->stats().rejected_by_reason) {
+    view.rejected["record_" + reason] += count;
+  }
+  return view;
+}
+
+std::vector<runtime::EventView> Agent::State::events_since(std::uint64_t seq, std::size_t max) {
+  std::vector<runtime::EventView> out;
+  for (const runtime::EventView& e : events) {
+    if (e.seq <= seq) continue;
+    if (out.size() >= max) break;
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::string Agent::State::render_metrics() {
+  runtime::MetricsText text;
+  const char* members_help = "Members this agent knows, itself included, by status";
+  text.gauge("starling_members", members_help,
+             static_cast<double>(core->count(membership::MemberStatus::kAlive)),
+             {{"status", "alive"}});
+  text.gauge("starling_members", members_help,
+             static_cast<double>(core->count(membership::MemberStatus::kSuspect)),
+             {{"status", "suspect"}});
+  text.gauge("starling_members", members_help,
+             static_cast<double>(core->count(membership::MemberStatus::kDead)),
+             {{"status", "dead"}});
+  text.gauge("starling_members", members_help,
+             static_cast<double>(core->count(membership::MemberStatus::kLeft)),
+             {{"status", "left"}});
+  text.gauge("starling_incarnation", "This agent's incarnation",
+             static_cast<double>(core->incarnation()));
+  text.gauge("starling_health_score", "Lifeguard local health score (0 is healthy)",
+             static_cast<double>(core->health_score()));
+  text.gauge("starling_uptime_seconds", "Seconds since the agent started",
+             std::chrono::duration<double>(Clock::now() - epoch).count());
+  for (const auto& [type, counts] : sent_by_type) {
+    text.counter("starling_messages_sent_total", "Messages handed to the transport, by type",
+                 static_cast<double>(counts.first), {{"type", type}});
+    text.counter("starling_bytes_sent_total", "Envelope bytes handed to the transport, by type",
+                 static_cast<double>(counts.second), {{"type", type}});
+  }
+  for (const auto& [type, counts] : received_by_type) {
+    text.counter("starling_messages_received_total", "Messages decoded, by type",
+                 static_cast<double>(counts.first), {{"type", type}});
+    text.counter("starling_bytes_received_total", "Envelope bytes decoded, by type",
+                 static_cast<double>(counts.second), {{"type", type}});
+  }
+  const char* rejected_help =
+      "Messages, records and certificates dropped, by reason (wire decoding, admission, "
+      "signatures, certificates)";
+  for (const auto& [reason, count] : rejected) {
+    text.counter("starling_rejected_total", rejected_help, static_cast<double>(count),
+                 {{"reason", reason}});
+  }
+  for (const auto& [reason, count] : core->stats().rejected_by_reason) {
+    text.counter("starling_rejected_total", rejected_help, static_cast<double>(count),
+                 {{"reason", "record_" + reason}});
+  }
+  const runtime::TransportCounters& t = transport->counters();
+  for (std::size_t i = 0; i < runtime::kDropReasonCount; ++i) {
+    text.counter("starling_transport_dropped_total", "Messages the transport dropped, by reason",
+                 static_cast<double>(t.dropped[i]),
+                 {{"reason", std::string(runtime::drop_reason_name(
+                                 static_cast<runtime::DropReason>(i)))}});
+  }
+  text.counter("starling_transport_handshakes_total", "CurveZMQ handshakes decided by ZAP",
+               static_cast<double>(t.zap_accepted), {{"result", "accepted"}});
+  text.counter("starling_transport_handshakes_total", "CurveZMQ handshakes decided by ZAP",
+               static_cast<double>(t.zap_rejected), {{"result", "rejected"}});
+  text.gauge("starling_transport_peers", "Open outbound connections",
+             static_cast<double>(transport->peer_count()));
+  text.gauge("starling_peers_refused", "Peer keys refused, by certificate verdict", 0,
+             {{"reason", "none"}});
+  for (const auto& [reason, count] : peers_rejected) {
+    text.gauge("starling_peers_refused", "Peer keys refused, by certificate verdict",
+               static_cast<double>(count), {{"reason", reason}});
+  }
+  text.gauge("starling_certificates_trusted", "Verified device certificates held",
+             static_cast<double>(trust.size()));
+  text.gauge("starling_messages_waiting_for_certificates",
+             "Messages held until their signers' certificates arrive",
+             static_cast<double>(held.size()));
+  const membership::Stats& s = core->stats();
+  text.counter("starling_probes_total", "Direct probes started", static_cast<double>(s.probes));
+  text.counter("starling_probes_failed_total", "Probes that got no ack",
+               static_cast<double>(s.probes_failed));
+  text.counter("starling_suspicions_total", "Suspicions this agent raised",
+               static_cast<double>(s.suspicions_raised));
+  text.counter("starling_refutations_total", "Suspicions of this agent it refuted",
+               static_cast<double>(s.refutations));
+  text.counter("starling_store_errors_total", "Failed writes to the state database",
+               static_cast<double>(store_errors));
+  text.histogram("starling_probe_rtt_seconds", "Round trip of direct probes (ping to ack)",
+                 probe_rtt);
+  text.histogram("starling_event_loop_lag_seconds",
+                 "How late the 250 ms housekeeping timer fired", loop_lag);
+  return text.str();
+}
+
+// ------------------------------------------------------------------------------------------
+// Opening
+
+Result<std::unique_ptr<Agent>> Agent::open(boost::asio::io_context& io,
+                                           const DaemonConfig& config) {
+  const std::filesystem::path data_dir = config.data_dir;
+  auto identity = crypto::Identity::load(data_dir);
+  if (!identity) {
+    if (identity.status().code() == StatusCode::kNotFound) {
+      return error(StatusCode::kNotFound,
+                   "no identity in " + data_dir.string() + ": run 'starling keygen --data-dir " +
+                       data_dir.string() + "' and enrol the device");
+    }
+    return identity.status();
+  }
+  auto fleet = crypto::load_fleet_public(config.fleet_pub);
+  if (!fleet) return error(fleet.status().code(), "fleet_pub: " + fleet.status().message());
+  runtime::FleetTrust trust(*fleet);
+  if (!config.revocations.empty()) {
+    auto list = crypto::read_revocation_file(config.revocations, *fleet);
+    if (!list) {
+      return error(list.status().code(), "revocations: " + list.status().message());
+    }
+    auto installed = trust.update_revocations(list->encoded());
+    if (!installed) return installed.status();
+  }
+  auto cert_bytes = crypto::read_certificate_file(config.cert);
+  if (!cert_bytes) return error(cert_bytes.status().code(), "cert: " + cert_bytes.status().message());
+  const std::int64_t now_s = unix_ms_now() / 1000;
+  auto certificate = crypto::verify_certificate(*cert_bytes, *fleet, now_s, trust.revocations());
+  if (!certificate) {
+    return error(certificate.status().code(),
+                 "cert: " + config.cert + ": " + certificate.status().message());
+  }
+  if (certificate->body.device_key != identity->public_key()) {
+    return error(StatusCode::kInvalidArgument,
+                 "cert: " + config.cert + " was issued for another device key than " +
+                     data_dir.string() + "/identity.key");
+  }
+  if (!config.name.empty() && config.name != certificate->body.name) {
+    return error(StatusCode::kInvalidArgument,
+                 "name: '" + config.name + "' differs from the certificate's name '" +
+                     certificate->body.name + "'");
+  }
+  if (auto added = trust.add_certificate(*cert_bytes, now_s); !added) return added.status();
+
+  STARLING_ASSIGN_OR_RETURN(DataDirLock lock, DataDirLock::acquire(data_dir));
+  STARLING_ASSIGN_OR_RETURN(runtime::Store store,
+                            runtime::Store::open(data_dir / runtime::Store::kFileName));
+  STARLING_ASSIGN_OR_RETURN(std::uint64_t persisted, store.load_incarnation());
+
+  auto state = std::make_unique<State>(io, config, std::move(*identity), std::move(*certificate),
+                                       std::move(lock), std::move(store), std::move(trust));
+  State* s = state.get();
+
+  runtime::TransportConfig transport_config;
+  transport_config.bind_endpoint = config.bind;
+  transport_config.message_bytes_max = s->limits.message_bytes_max;
+  auto transport = runtime::Transport::open(
+      io, transport_config, s->identity.signing_key(),
+      [s](const CurveKey& key) { return !s->denied.contains(key); },
+      [s](const std::string& peer, Bytes payload) { s->on_message(peer, std::move(payload)); });
+  if (!transport) return error(transport.status().code(), "bind: " + transport.status().message());
+  s->transport.emplace(std::move(*transport));
+  s->advertise = config.advertise.empty() ? s->transport->endpoint() : config.advertise;
+
+  runtime::ControlServerConfig control_config;
+  control_config.endpoint =
+      config.control.empty() ? runtime::default_control_endpoint(config.data_dir) : config.control;
+  if (control_config.endpoint.starts_with("ipc://")) {
+    std::error_code ignored;  // a stale socket file of a crashed run
+    std::filesystem::remove(control_config.endpoint.substr(6), ignored);
+  }
+  auto control = runtime::ControlServer::open(control_config, *s);
+  if (!control) return error(control.status().code(), "control: " + control.status().message());
+  s->control.emplace(std::move(*control));
+  s->control_watch = std::make_unique<runtime::internal::SocketWatch>(io, s->control->fd(), [s] {
+    while (s->control->poll_once() > 0) {
+    }
+    s->control_watch->arm();
+  });
+
+  if (!config.metrics.empty()) {
+    auto metrics = runtime::MetricsServer::open(io, config.metrics, [s] { return s->render_metrics(); });
+    if (!metrics) return error(metrics.status().code(), "metrics: " + metrics.status().message());
+    s->metrics.emplace(std::move(*metrics));
+  }
+
+  STARLING_ASSIGN_OR_RETURN(membership::Config membership_config,
+                            membership::Config::from_profile(config.profile));
+  membership::Metadata meta = s->own_certificate.body.labels;
+  for (const auto& [k, v] : config.labels) meta[k] = v;
+  if (Status valid = membership::validate_metadata(meta); !valid.is_ok()) {
+    return error(StatusCode::kInvalidArgument,
+                 "labels (certificate and config together): " + valid.message());
+  }
+  std::random_device entropy;
+  const std::uint64_t seed = (std::uint64_t{entropy()} << 32) ^ entropy();
+  s->core = std::make_unique<membership::Core>(
+      membership_config,
+      membership::Core::Self{s->identity.node_id(), s->advertise, meta, persisted}, s->codec,
+      seed, s->now());
+  s->sequence_base = s->core->incarnation() << 32;
+  return std::unique_ptr<Agent>(new Agent(std::move(state)));
+}
+
+Agent::Agent(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Agent::~Agent() {
+  if (state_) state_->remember_peers(true);
+}
+
+void Agent::start() {
+  State& s = *state_;
+  std::vector<std::string> seeds;
+  for (const std::string& join : s.config.join) {
+    if (auto seed = parse_seed(join); seed && seed->node != s.identity.node_id()) {
+      seeds.push_back(join);
+    }
+  }
+  auto remembered = s.store.known_peers(kRememberedSeedsMax);
+  if (remembered) {
+    for (const runtime::KnownPeer& peer : *remembered) {
+      if (peer.id == s.identity.node_id()) continue;
+      if (std::find(seeds.begin(), seeds.end(), peer.address) == seeds.end()) {
+        seeds.push_back(peer.address);
+      }
+    }
+  } else {
+    spdlog::warn("cannot read remembered peers: {}", remembered.status().to_string());
+  }
+  spdlog::info("starlingd {} ({}) listening on {} as {}, incarnation {}; joining through {} seed(s)",
+               s.own_certificate.body.name, s.identity.node_id().short_hex(),
+               s.transport->endpoint(), s.advertise, s.core->incarnation(), seeds.size());
+  s.core->join(seeds, s.now());
+  s.flush();
+
+  s.signals.add(SIGTERM);
+  s.signals.add(SIGINT);
+  s.signals.add(SIGHUP);
+  s.signals.async_wait([&s](const boost::system::error_code& e, int n) {
+    if (!e) s.on_signal(n);
+  });
+  s.control_watch->arm();
+  s.next_remember_at = s.now() + kRememberPeriod;
+  s.maintenance_due = Clock::now();
+  s.on_maintenance();
+}
+
+void Agent::leave() { state_->begin_leave(); }
+
+const std::string& Agent::transport_endpoint() const { return state_->transport->endpoint(); }
+const std::string& Agent::control_endpoint() const { return state_->control->endpoint(); }
+std::string Agent::metrics_endpoint() const {
+  if (!state_->metrics) return {};
+  return "http://127.0.0.1:" + std::to_string(state_->metrics->port()) + "/metrics";
+}
+
+}  // namespace starling::daemon
