@@ -100,7 +100,8 @@ int run_keygen(const KeygenOptions& o) {
   } else {
     std::cout << identity->node_id().to_hex() << "\n";
     std::cerr << (created ? "created a new identity in " : "existing identity in ") << o.data_dir
-              << " (public key: " << pub.string() << ")\n";
+              << "\npublic key: " << identity->public_key().to_hex() << " (also in "
+              << pub.string() << "; peers join through this agent with --join KEY@tcp://HOST:PORT)\n";
   }
   return kExitOk;
 }

@@ -550,9 +550,11 @@ void Agent::State::on_maintenance() {
   if (control) {  // safety net for a missed edge on the control socket
     control->poll_once();
   }
-  if (leaving && (core->leave_propagated() || at >= leave_deadline)) {
+  const bool nobody_to_tell = core->count(membership::MemberStatus::kAlive) +
+                                  core->count(membership::MemberStatus::kSuspect) == 0;
+  if (leaving && (core->leave_propagated() || nobody_to_tell || at >= leave_deadline)) {
     spdlog::info("left the swarm{}; stopping",
-                 core->leave_propagated() ? "" : " (leave timeout reached)");
+                 core->leave_propagated() || nobody_to_tell ? "" : " (leave timeout reached)");
     remember_peers(true);
     io.stop();
     return;
