@@ -234,6 +234,59 @@ void send_raw_tcp(std::uint16_t port, const Bytes& bytes) {
   ::close(fd);
 }
 
+// GET `path` from 127.0.0.1:port over HTTP/1.0; the whole response.
+std::string http_get(std::uint16_t port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  std::string response;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      ssize_t n = 0;
+      while ((n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0) {
+        response.append(buffer, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
+TEST_CASE("an agent serves Prometheus metrics on loopback") {
+  testing::TempDir dir;
+  LocalSwarmOptions options;
+  options.bin_dir = STARLING_BIN_DIR;
+  options.root = dir.path();
+  options.metrics = true;
+  auto created = LocalSwarm::create(options);
+  REQUIRE_OK(created);
+  LocalSwarm& swarm = *created;
+  start_nodes(swarm, 2);
+  wait_converged(swarm, {0, 1});
+  std::string text;
+  CHECK(LocalSwarm::wait_until(
+      [&] {
+        text = http_get(swarm.node(1).metrics_port, "/metrics");
+        return text.find("starling_probe_rtt_seconds_count") != std::string::npos &&
+               text.find("starling_probe_rtt_seconds_count 0") == std::string::npos;
+      },
+      kConverge));
+  INFO(text);
+  CHECK(text.rfind("HTTP/1.", 0) == 0);
+  CHECK(text.find("text/plain; version=0.0.4") != std::string::npos);
+  CHECK(text.find("starling_members{status=\"alive\"} 2") != std::string::npos);
+  CHECK(text.find("starling_messages_sent_total{type=\"ping\"}") != std::string::npos);
+  CHECK(text.find("starling_bytes_received_total{type=\"ack\"}") != std::string::npos);
+  CHECK(text.find("starling_event_loop_lag_seconds_bucket") != std::string::npos);
+  CHECK(text.find("starling_transport_dropped_total{reason=\"queue_full\"}") != std::string::npos);
+}
+
 TEST_CASE("garbage bytes and oversized frames do not hurt an agent") {
   const std::uint64_t seed = testing::test_seed();
   INFO("seed " << seed);
