@@ -28,6 +28,7 @@ PACKAGES=(
   libtomlplusplus-dev    # TOML config files for starlingd
   libspdlog-dev          # logging, human or JSON lines
   libsqlite3-dev         # agent persistence (peers, consensus log, checkpoints)
+  zlib1g-dev             # gzip'd IDX data files (Fashion-MNIST, device data) in federated/data
   doctest-dev            # unit tests
   libbenchmark-dev       # microbenchmarks under bench/
   # --- federated learning ----------------------------------------------------------------------
