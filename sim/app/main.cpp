@@ -10,6 +10,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "federated/data/idx.hpp"
+#include "sim/fl/fl_scenario.hpp"
 #include "sim/swarm/scenario.hpp"
 
 namespace {
@@ -134,6 +136,102 @@ int run_command(const ScenarioConfig& c, bool json_only) {
   return k.violations.empty() ? 0 : 1;
 }
 
+// The options of `run --fl` that need parsing beyond CLI11's.
+struct FlOptions {
+  bool enabled = false;
+  std::string byzantine;        // K:KIND
+  std::string baselines;        // centralized,isolated
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string deadline = "60s";
+};
+
+int run_fl_command(starling::sim::FlScenarioConfig c, const FlOptions& o,
+                   const std::string& partition, bool json_only) {
+  if (!partition.empty()) c.partition = partition;
+  if (!o.byzantine.empty()) {
+    auto parts = split(o.byzantine, ':');
+    try {
+      c.byzantine = std::stoul(parts[0]);
+    } catch (const std::exception&) {
+      std::cerr << "starling-sim: --byzantine: expected K:KIND, e.g. 3:signflip\n";
+      return 2;
+    }
+    if (parts.size() > 2) {
+      std::cerr << "starling-sim: --byzantine: expected K:KIND, e.g. 3:signflip\n";
+      return 2;
+    }
+    if (parts.size() == 2) {
+      auto kind = starling::sim::parse_byzantine_kind(parts[1]);
+      if (!kind) {
+        std::cerr << "starling-sim: --byzantine: " << kind.status().message() << "\n";
+        return 2;
+      }
+      c.byzantine_kind = *kind;
+    }
+  }
+  auto deadline = duration_arg("--round-deadline", o.deadline);
+  if (!deadline) {
+    std::cerr << "starling-sim: " << deadline.status().message() << "\n";
+    return 2;
+  }
+  c.round_deadline = *deadline;
+  const bool centralized = o.baselines.find("centralized") != std::string::npos;
+  const bool isolated = o.baselines.find("isolated") != std::string::npos;
+  if (Status valid = c.validate(); !valid) {
+    std::cerr << "starling-sim: " << valid.message() << "\n";
+    return 2;
+  }
+  const double load_start = wall_seconds();
+  auto data = starling::federated::load_fashion_mnist(o.data_dir);
+  if (!data) {
+    std::cerr << "starling-sim: " << data.status().message() << "\n";
+    return 1;
+  }
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  if (!json_only) {
+    std::fprintf(stderr, "loaded Fashion-MNIST (%zu train, %zu test rows) in %.1f s; %zu nodes, "
+                 "model %s, %llu rounds, partition %s, aggregator %s, codec %s\n",
+                 data->train.rows(), data->test.rows(), wall_seconds() - load_start, c.nodes,
+                 c.model.c_str(), static_cast<unsigned long long>(c.rounds), c.partition.c_str(),
+                 c.aggregator.c_str(), c.codec.c_str());
+  }
+  const double start = wall_seconds();
+  auto progress = [&](const starling::sim::FlRoundSummary& r) {
+    if (json_only && !tty) return;
+    std::fprintf(stderr, "round %3llu  accuracy mean %.4f  min %.4f  loss %.4f  (%.0f s)\n",
+                 static_cast<unsigned long long>(r.round), r.mean_accuracy, r.min_accuracy,
+                 r.mean_loss, wall_seconds() - start);
+  };
+  auto report = starling::sim::run_fl_scenario(c, data->train, data->test, progress, wall_seconds);
+  if (!report) {
+    std::cerr << "starling-sim: " << report.status().message() << "\n";
+    return 1;
+  }
+  starling::sim::FlBaselines baselines;
+  if (centralized || isolated) {
+    if (!json_only) std::fprintf(stderr, "baselines (same data, same total epochs)...\n");
+    auto b = starling::sim::run_fl_baselines(c, data->train, data->test, centralized, isolated);
+    if (!b) {
+      std::cerr << "starling-sim: " << b.status().message() << "\n";
+      return 1;
+    }
+    baselines = *b;
+  }
+  if (!json_only) {
+    std::printf("federated: %zu nodes (%zu Byzantine), %llu rounds: test accuracy mean %.4f, "
+                "min %.4f; %llu bytes; %llu updates accepted, %llu rejected; %.1f s wall\n",
+                c.nodes, c.byzantine, static_cast<unsigned long long>(report->rounds),
+                report->accuracy, report->min_accuracy,
+                static_cast<unsigned long long>(report->bytes),
+                static_cast<unsigned long long>(report->updates_accepted),
+                static_cast<unsigned long long>(report->updates_rejected), report->wall_s);
+    if (baselines.centralized) std::printf("centralized: %.4f\n", *baselines.centralized);
+    if (baselines.isolated_mean) std::printf("isolated (mean): %.4f\n", *baselines.isolated_mean);
+  }
+  std::printf("%s\n", starling::sim::fl_report_json(*report, baselines).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,6 +273,43 @@ int main(int argc, char** argv) {
   run->add_flag("--canary-no-refute", c.canary_disable_refutation,
                 "Break the protocol on purpose (no refutation): the checkers must fail the run");
   run->add_flag("--json", json_only, "Print only the JSON report line");
+
+  // Federated learning (`run --fl`): N learning nodes with the real round protocol.
+  FlOptions fl;
+  starling::sim::FlScenarioConfig flc;
+  run->add_flag("--fl", fl.enabled,
+                "Run the federated-learning scenario instead of the membership one (then "
+                "--partition is the data partition: iid, dirichlet:ALPHA or shards:K)");
+  run->add_option("--model", flc.model, "--fl: model (mlp, cnn, anomaly)")->capture_default_str();
+  run->add_option("--rounds", flc.rounds, "--fl: rounds")->capture_default_str();
+  run->add_option("--aggregator", flc.aggregator,
+                  "--fl: fedavg, median, trimmed-mean[:BETA], krum[:F], multi-krum[:F[:M]]")
+      ->capture_default_str();
+  run->add_option("--codec", flc.codec, "--fl: float32, float16, int8, topk[:FRACTION]")
+      ->capture_default_str();
+  run->add_option("--byzantine", fl.byzantine,
+                  "--fl: K:KIND, the last K nodes misbehave (signflip, scale, noise, labelflip)");
+  run->add_option("--epochs", flc.train.local_epochs, "--fl: local epochs per round")
+      ->capture_default_str();
+  run->add_option("--lr", flc.train.learning_rate, "--fl: learning rate")->capture_default_str();
+  run->add_option("--batch", flc.train.batch_size, "--fl: batch size")->capture_default_str();
+  run->add_option("--optimizer", flc.train.optimizer, "--fl: sgd or adam")->capture_default_str();
+  run->add_option("--fedprox", flc.train.fedprox_mu, "--fl: FedProx mu (0: plain FedAvg)");
+  run->add_option("--fanout", flc.fanout, "--fl: peers each update is sent to")
+      ->capture_default_str();
+  run->add_option("--quorum", flc.quorum, "--fl: fraction of expected updates that ends a round")
+      ->capture_default_str();
+  run->add_option("--round-deadline", fl.deadline, "--fl: wait at most this for peers' updates")
+      ->capture_default_str();
+  run->add_option("--norm-bound", flc.norm_bound, "--fl: reject updates above this L2 norm (0: none)");
+  run->add_option("--train-rows", flc.train_rows, "--fl: use this many training rows (0: all)");
+  run->add_option("--eval-rows", flc.eval_rows, "--fl: test rows for per-round progress (0: all)")
+      ->capture_default_str();
+  run->add_option("--threads", flc.torch_threads, "--fl: libtorch threads (1 is deterministic)")
+      ->capture_default_str();
+  run->add_option("--baselines", fl.baselines,
+                  "--fl: also train centralized and/or isolated baselines, e.g. centralized,isolated");
+  run->add_option("--data-dir", fl.data_dir, "--fl: Fashion-MNIST directory")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -184,6 +319,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  }
+  if (fl.enabled) {
+    flc.seed = c.seed;
+    flc.nodes = run->count("--nodes") > 0 ? c.nodes : flc.nodes;
+    flc.loss = c.loss;
+    return run_fl_command(flc, fl, partition, json_only);
   }
   if (Status s = apply_options(c, duration, latency, pauses, partition, verify); !s) {
     std::cerr << "starling-sim: " << s.message() << "\n";
