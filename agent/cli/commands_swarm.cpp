@@ -145,7 +145,48 @@ int print_status(const json& status) {
     }
     std::cout << "\n";
   }
+  if (status.contains("round")) {
+    std::cout << "round:   " << status.at("round").get<std::uint64_t>();
+    if (status.contains("accuracy")) {
+      std::cout << " (test accuracy " << status.at("accuracy").get<double>() << ")";
+    }
+    std::cout << "\n";
+  }
   return kExitOk;
+}
+
+int print_model(const json& m) {
+  auto optional_number = [&](const char* key) {
+    const json& v = m.at(key);
+    return v.is_null() ? std::string("-") : std::to_string(v.get<double>());
+  };
+  std::cout << "model:      " << m.at("model").get<std::string>() << " ("
+            << m.at("params").get<std::uint64_t>() << " parameters, "
+            << m.at("samples").get<std::uint64_t>() << " training rows)\n"
+            << "state:      " << m.at("state").get<std::string>() << "\n"
+            << "round:      " << m.at("round").get<std::uint64_t>() << "\n"
+            << "accuracy:   " << optional_number("accuracy") << "\n"
+            << "loss:       " << optional_number("loss") << "\n"
+            << "peers:      " << m.at("peers").get<std::uint64_t>() << "\n"
+            << "codec:      " << m.at("codec").get<std::string>() << ", "
+            << m.at("bytes_per_round").get<std::uint64_t>() << " bytes sent per round\n"
+            << "aggregator: " << m.at("aggregator").get<std::string>() << "\n"
+            << "updates:    " << m.at("updates_accepted").get<std::uint64_t>() << " accepted";
+  for (const auto& [reason, count] : m.at("updates_rejected").items()) {
+    std::cout << ", " << count.get<std::uint64_t>() << " " << reason;
+  }
+  std::cout << "\n";
+  return kExitOk;
+}
+
+int run_model(const SwarmOptions& o, std::chrono::milliseconds timeout) {
+  auto model = query(o, timeout, {{"cmd", "model"}});
+  if (!model) return report_failure(model.status());
+  if (o.json) {
+    print_json(*model);
+    return kExitOk;
+  }
+  return guarded([&] { return print_model(*model); });
 }
 
 int run_status(const SwarmOptions& o, std::chrono::milliseconds timeout) {
@@ -234,7 +275,7 @@ void add_swarm_commands(CLI::App& app, Handler& run) {
   app.add_option("--timeout", o->timeout,
                  "How long to wait for the agent: milliseconds or a duration (300ms, 2s)")
       ->capture_default_str();
-  app.add_flag("--json", o->json, "Print JSON (members, status, events)");
+  app.add_flag("--json", o->json, "Print JSON (members, status, model, events)");
 
   auto* members = app.add_subcommand("members", "List the swarm's members as the agent sees them");
   members->add_flag("--json", o->json, "Print a JSON array");
@@ -246,6 +287,12 @@ void add_swarm_commands(CLI::App& app, Handler& run) {
   status->add_flag("--json", o->json, "Print JSON");
   status->fallthrough();
   status->callback([o, &run] { select_runner(run, o, run_status); });
+
+  auto* model = app.add_subcommand("model", "Show the agent's federated learning: model, round, "
+                                            "accuracy, loss, bytes per round, updates");
+  model->add_flag("--json", o->json, "Print JSON");
+  model->fallthrough();
+  model->callback([o, &run] { select_runner(run, o, run_model); });
 
   auto* events = app.add_subcommand("events", "Print the agent's membership events");
   events->add_flag("--follow", o->follow, "Keep printing new events until interrupted");

@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
+#include "agent/daemon/learning.hpp"
 #include "agent/daemon/peer_address.hpp"
 #include "agent/membership/core.hpp"
 #include "agent/runtime/fleet_trust.hpp"
@@ -167,12 +168,22 @@ struct Agent::State final : public runtime::ControlSource {
   void begin_leave();
   void reload_revocations();
   void count_reject(std::string_view reason) { ++rejected[std::string(reason)]; }
+  // Federated learning: round messages in and out, peers from membership, progress out.
+  void on_round_message(const CurveKey& key, const wire::EnvelopeHeader& header,
+                        const Bytes& payload);
+  void send_round_message(const NodeId& to, federated::RoundMessageType type, const Bytes& bytes);
+  void update_learning_peers();
+  void publish_progress(std::uint64_t round, double accuracy);
   void record_event(const membership::Event& event);
 
   // ---- views ----
   std::vector<runtime::MemberView> members() override;
   runtime::StatusView status() override;
   std::vector<runtime::EventView> events_since(std::uint64_t seq, std::size_t max) override;
+  std::optional<runtime::ModelView> model() override {
+    if (!learning) return std::nullopt;
+    return learning->view();
+  }
   std::string render_metrics();
   std::string name_of(const NodeId& id) const {
     const crypto::Certificate* cert = trust.certificate(id);
@@ -193,6 +204,8 @@ struct Agent::State final : public runtime::ControlSource {
   std::unique_ptr<runtime::internal::SocketWatch> control_watch;
   std::optional<runtime::MetricsServer> metrics;
   std::unique_ptr<membership::Core> core;
+  std::unique_ptr<Learning> learning;  // when a model is configured
+  membership::Metadata meta;           // this node's metadata as last published
   std::string advertise;
 
   boost::asio::steady_timer core_timer;
@@ -257,6 +270,10 @@ void Agent::State::on_message(const std::string& peer, Bytes payload) {
   }
   if (header->type == wire::kCertReplyType) {
     on_cert_reply(*key, payload);
+    return;
+  }
+  if (header->type >= wire::kFederatedTypeFirst && header->type <= wire::kFederatedTypeLast) {
+    on_round_message(*key, *header, payload);
     return;
   }
   auto decoded = wire::decode_message(payload, limits, &reason);
@@ -343,7 +360,88 @@ void Agent::State::flush() {
     send_envelope(out.to, out.address, out.message);
   }
   for (const membership::Event& event : ready.events) record_event(event);
+  if (!ready.events.empty()) update_learning_peers();
   schedule_core_timer();
+}
+
+void Agent::State::update_learning_peers() {
+  if (!learning) return;
+  std::vector<NodeId> peers;
+  for (const auto& [id, member] : core->members()) {
+    if (id == identity.node_id()) continue;
+    if (member.status != membership::MemberStatus::kAlive &&
+        member.status != membership::MemberStatus::kSuspect) {
+      continue;
+    }
+    auto it = member.meta.find("fl.model");
+    if (it != member.meta.end() && it->second == learning->model()) peers.push_back(id);
+  }
+  learning->set_peers(std::move(peers));
+}
+
+void Agent::State::on_round_message(const CurveKey& key, const wire::EnvelopeHeader& header,
+                                    const Bytes& payload) {
+  const std::string type_name = "fl_" + std::to_string(header.type);
+  auto& in = received_by_type[type_name];
+  ++in.first;
+  in.second += payload.size();
+  if (!learning) {
+    count_reject("unknown_type");
+    return;
+  }
+  const auto node = trust.node_of_curve_key(key);
+  if (!node) {
+    count_reject("fl_untrusted_key");  // membership admits peers first; rare
+    return;
+  }
+  if (*node != header.sender) {
+    count_reject("sender_mismatch");
+    return;
+  }
+  wire::DecodedMessage stamp;
+  stamp.sender_sequence = header.sender_sequence;
+  stamp.message.sender = header.sender;
+  if (!replay.check_and_accept(stamp).is_ok()) {
+    count_reject("replay");
+    return;
+  }
+  const std::uint8_t kind = header.type - wire::kFederatedTypeFirst + 1;
+  if (kind < 1 || kind > 3) {
+    count_reject("unknown_type");
+    return;
+  }
+  learning->on_message(header.sender, static_cast<federated::RoundMessageType>(kind),
+                       ByteSpan(payload).subspan(wire::kEnvelopeHeaderSize));
+}
+
+void Agent::State::send_round_message(const NodeId& to, federated::RoundMessageType type,
+                                      const Bytes& bytes) {
+  const membership::Member* member = core->find(to);
+  if (member == nullptr) {
+    count_reject("unresolved_peer");
+    return;
+  }
+  auto peer = resolve(to, member->address);
+  if (!peer) {
+    count_reject("unresolved_peer");
+    return;
+  }
+  const auto envelope_type =
+      static_cast<std::uint8_t>(wire::kFederatedTypeFirst + static_cast<std::uint8_t>(type) - 1);
+  send_bytes(*peer, wire::encode_envelope(envelope_type, identity.node_id(), next_sequence(), bytes),
+             "fl_" + std::to_string(envelope_type));
+}
+
+void Agent::State::publish_progress(std::uint64_t round, double accuracy) {
+  meta["fl.round"] = std::to_string(round);
+  char text[16];
+  std::snprintf(text, sizeof text, "%.4f", accuracy);
+  meta["fl.acc"] = text;
+  if (Status s = core->set_metadata(meta, now()); !s.is_ok()) {
+    spdlog::warn("cannot publish federated progress: {}", s.to_string());
+    return;
+  }
+  flush();
 }
 
 std::optional<runtime::PeerAddress> Agent::State::resolve(const NodeId& to,
@@ -720,6 +818,10 @@ runtime::StatusView Agent::State::status() {
   view.bytes_received = t.bytes_in;
   view.messages_sent = t.messages_out;
   view.messages_received = t.messages_in;
+  if (learning) {
+    view.round = learning->round();
+    view.accuracy = learning->accuracy();
+  }
   for (const auto& [reason, count] : core->stats().rejected_by_reason) {
     view.rejected["record_" + reason] += count;
   }
@@ -814,6 +916,21 @@ std::string Agent::State::render_metrics() {
                static_cast<double>(s.refutations));
   text.counter("starling_store_errors_total", "Failed writes to the state database",
                static_cast<double>(store_errors));
+  if (learning) {
+    const runtime::ModelView m = learning->view();
+    text.gauge("starling_fl_round", "Federated rounds completed", m.round);
+    if (m.accuracy) text.gauge("starling_fl_accuracy", "Test accuracy of the last round", *m.accuracy);
+    if (m.loss) text.gauge("starling_fl_loss", "Test loss of the last round", *m.loss);
+    text.counter("starling_fl_updates_accepted_total", "Peer updates accepted",
+                 m.updates_accepted);
+    for (const auto& [reason, count] : m.updates_rejected) {
+      text.counter("starling_fl_updates_rejected_total", "Peer updates rejected, by reason",
+                   count, {{"reason", reason}});
+    }
+    text.gauge("starling_fl_bytes_per_round", "Update bytes sent per round, all peers",
+               m.bytes_per_round);
+    text.gauge("starling_fl_peers", "Peers training the same model", m.peers);
+  }
   text.histogram("starling_probe_rtt_seconds", "Round trip of direct probes (ping to ack)",
                  probe_rtt);
   text.histogram("starling_event_loop_lag_seconds",
@@ -913,6 +1030,8 @@ Result<std::unique_ptr<Agent>> Agent::open(boost::asio::io_context& io,
                             membership::Config::from_profile(config.profile));
   membership::Metadata meta = s->own_certificate.body.labels;
   for (const auto& [k, v] : config.labels) meta[k] = v;
+  if (!config.learning.model.empty()) meta["fl.model"] = config.learning.model;
+  s->meta = meta;
   if (Status valid = membership::validate_metadata(meta); !valid.is_ok()) {
     return error(StatusCode::kInvalidArgument,
                  "labels (certificate and config together): " + valid.message());
@@ -924,6 +1043,16 @@ Result<std::unique_ptr<Agent>> Agent::open(boost::asio::io_context& io,
       membership::Core::Self{s->identity.node_id(), s->advertise, meta, persisted}, s->codec,
       seed, s->now());
   s->sequence_base = s->core->incarnation() << 32;
+  if (!config.learning.model.empty()) {
+    auto learning = Learning::open(
+        io, config.learning, data_dir, s->identity, s->trust,
+        [s](const NodeId& to, federated::RoundMessageType type, const Bytes& bytes) {
+          s->send_round_message(to, type, bytes);
+        },
+        [s](std::uint64_t round, double accuracy) { s->publish_progress(round, accuracy); });
+    if (!learning) return error(learning.status().code(), "model: " + learning.status().message());
+    s->learning = std::move(*learning);
+  }
   return std::unique_ptr<Agent>(new Agent(std::move(state)));
 }
 

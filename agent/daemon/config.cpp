@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -25,6 +26,9 @@
 #include "agent/membership/config.hpp"
 #include "agent/membership/types.hpp"
 #include "agent/runtime/control.hpp"
+#include "federated/core/aggregate.hpp"
+#include "federated/core/codec.hpp"
+#include "federated/data/partition.hpp"
 
 #ifndef STARLINGD_VERSION
 #define STARLINGD_VERSION "unknown"
@@ -37,9 +41,12 @@ namespace fs = std::filesystem;
 
 // The single-valued settings, in the order they are validated and written. Each is a TOML key
 // and, with '_' as '-', a flag. `join` and `labels` are handled apart (a list and a table).
-constexpr std::array<std::string_view, 13> kScalarKeys = {
+constexpr std::array<std::string_view, 26> kScalarKeys = {
     "name",     "data_dir", "bind",    "advertise",   "control",   "metrics",       "fleet_pub",
-    "cert",     "revocations", "profile", "log_level", "log_format", "leave_timeout"};
+    "cert",     "revocations", "profile", "log_level", "log_format", "leave_timeout",
+    // Federated learning.
+    "model", "data", "data_shard", "rounds", "local_epochs", "learning_rate", "batch_size",
+    "codec", "aggregator", "fanout", "quorum", "round_deadline", "train_threads"};
 constexpr std::string_view kJoinKey = "join";
 constexpr std::string_view kLabelsKey = "labels";
 
@@ -442,6 +449,19 @@ Result<Layer> read_config_file(const std::string& path) {
     const bool scalar =
         std::find(kScalarKeys.begin(), kScalarKeys.end(), key) != kScalarKeys.end();
     if (scalar) {
+      // Numbers are accepted for the numeric settings (rounds = 10); everything is a string
+      // to the validation below.
+      if (const auto* number = node.as_integer()) {
+        layer.scalars[key] = {std::to_string(number->get()), origin};
+        continue;
+      }
+      if (const auto* number = node.as_floating_point()) {
+        std::ostringstream text;
+        text.precision(17);
+        text << number->get();
+        layer.scalars[key] = {text.str(), origin};
+        continue;
+      }
       const auto* value = node.as_string();
       if (value == nullptr) return invalid(origin, "expected a string, got " + type_name(node));
       layer.scalars[key] = {value->get(), origin};
@@ -525,6 +545,22 @@ constexpr std::array<FlagHelp, kScalarKeys.size()> kFlagHelp = {{
     {"log_level", "LEVEL", "trace, debug, info, warn, error or off (default: info)"},
     {"log_format", "FORMAT", "text or json (default: text)"},
     {"leave_timeout", "DURATION", "How long a graceful leave may take, 0s..60s (default: 2s)"},
+    {"model", "NAME", "Federated learning: the model, mlp, cnn or anomaly (default: none, off)"},
+    {"data", "SOURCE", "Training data: fashion-mnist or a directory of device data (default: "
+                       "fashion-mnist)"},
+    {"data_shard", "PARTITION:I/N", "For fashion-mnist: this device's share I of N, e.g. "
+                                    "dirichlet:0.5:3/10 (default: the whole training set)"},
+    {"rounds", "N", "Federated rounds to run, 0 = until stopped (default: 0)"},
+    {"local_epochs", "N", "Local epochs per round (default: 1)"},
+    {"learning_rate", "RATE", "Learning rate (default: 0.01)"},
+    {"batch_size", "N", "Batch size (default: 32)"},
+    {"codec", "NAME", "Update codec: float32, float16, int8, topk[:FRACTION] (default: float32)"},
+    {"aggregator", "NAME", "fedavg, median, trimmed-mean[:BETA], krum[:F], multi-krum[:F[:M]] "
+                           "(default: fedavg)"},
+    {"fanout", "N", "Peers each update is sent to (default: 16)"},
+    {"quorum", "FRACTION", "Fraction of the expected updates that ends a round (default: 1.0)"},
+    {"round_deadline", "DURATION", "Longest wait for peers' updates in a round (default: 30s)"},
+    {"train_threads", "N", "libtorch threads of the training worker, 1-64 (default: 1)"},
 }};
 
 void add_flags(CLI::App& app, FlagValues& flags) {
@@ -593,6 +629,93 @@ Result<std::string> default_data_dir(const Environment& env) {
   return invalid("config key 'data_dir'",
                  "no default: none of STATE_DIRECTORY, XDG_STATE_HOME and HOME is set; set "
                  "--data-dir or data_dir");
+}
+
+// The federated-learning settings (DaemonConfig::Learning), from the merged scalars.
+template <typename Given>
+Status parse_learning(const Given& given, DaemonConfig::Learning& l) {
+  auto integer = [&](std::string_view key, std::uint64_t low, std::uint64_t high,
+                     auto& out) -> Status {
+    const auto* s = given(key);
+    if (s == nullptr) return Status::ok();
+    std::uint64_t value = 0;
+    const std::string& text = *s->value;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high) {
+      return invalid(s->origin, "expected a whole number from " + std::to_string(low) + " to " +
+                                    std::to_string(high) + ", got " + shown(text));
+    }
+    out = static_cast<std::remove_reference_t<decltype(out)>>(value);
+    return Status::ok();
+  };
+  auto real = [&](std::string_view key, double low, double high, double& out) -> Status {
+    const auto* s = given(key);
+    if (s == nullptr) return Status::ok();
+    double value = 0;
+    const std::string& text = *s->value;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || !(value > low) ||
+        value > high) {
+      return invalid(s->origin, "expected a number above " + shown(std::to_string(low)) +
+                                    " and at most " + shown(std::to_string(high)) + ", got " +
+                                    shown(text));
+    }
+    out = value;
+    return Status::ok();
+  };
+  if (const auto* s = given("model")) {
+    STARLING_RETURN_IF_ERROR(validate_choice(s->origin, *s->value, {"mlp", "cnn", "anomaly"}));
+    l.model = *s->value;
+  }
+  if (const auto* s = given("data")) l.data = *s->value;
+  if (const auto* s = given("data_shard")) {
+    const std::string& text = *s->value;
+    const auto colon = text.rfind(':');
+    const auto slash = text.rfind('/');
+    const bool shaped = colon != std::string::npos && slash != std::string::npos && slash > colon;
+    std::uint64_t index = 0, count = 0;
+    bool numbers = false;
+    if (shaped) {
+      auto [e1, ec1] = std::from_chars(text.data() + colon + 1, text.data() + slash, index);
+      auto [e2, ec2] = std::from_chars(text.data() + slash + 1, text.data() + text.size(), count);
+      numbers = ec1 == std::errc() && ec2 == std::errc() && e1 == text.data() + slash &&
+                e2 == text.data() + text.size() && count >= 1 && count <= 1000 && index < count;
+    }
+    if (!numbers) {
+      return invalid(s->origin, "expected PARTITION:I/N with 0 <= I < N <= 1000, e.g. "
+                                "dirichlet:0.5:3/10, got " + shown(text));
+    }
+    if (auto p = federated::parse_partition(text.substr(0, colon)); !p) {
+      return invalid(s->origin, p.status().message());
+    }
+    l.data_shard = text;
+  }
+  STARLING_RETURN_IF_ERROR(integer("rounds", 0, 1'000'000'000, l.rounds));
+  STARLING_RETURN_IF_ERROR(integer("local_epochs", 1, 1000, l.local_epochs));
+  STARLING_RETURN_IF_ERROR(real("learning_rate", 0.0, 10.0, l.learning_rate));
+  STARLING_RETURN_IF_ERROR(integer("batch_size", 1, 65536, l.batch_size));
+  if (const auto* s = given("codec")) {
+    if (auto k = federated::parse_codec(*s->value); !k) return invalid(s->origin, k.status().message());
+    l.codec = *s->value;
+  }
+  if (const auto* s = given("aggregator")) {
+    if (auto a = federated::parse_aggregator(*s->value); !a) {
+      return invalid(s->origin, a.status().message());
+    }
+    l.aggregator = *s->value;
+  }
+  STARLING_RETURN_IF_ERROR(integer("fanout", 1, 1000, l.fanout));
+  STARLING_RETURN_IF_ERROR(real("quorum", 0.0, 1.0, l.quorum));
+  if (const auto* s = given("round_deadline")) {
+    auto parsed = parse_duration(*s->value);
+    if (!parsed) return invalid(s->origin, parsed.status().message());
+    if (*parsed <= Duration::zero() || *parsed > std::chrono::hours(24)) {
+      return invalid(s->origin, "must be above 0s and at most 24h, got " + shown(*s->value));
+    }
+    l.round_deadline = *parsed;
+  }
+  STARLING_RETURN_IF_ERROR(integer("train_threads", 1, 64, l.train_threads));
+  return Status::ok();
 }
 
 Result<DaemonConfig> resolve(const Layer& flags, const Layer& file, const Environment& env,
@@ -735,6 +858,7 @@ Result<DaemonConfig> resolve(const Layer& flags, const Layer& file, const Enviro
     }
     c.leave_timeout = *parsed;
   }
+  STARLING_RETURN_IF_ERROR(parse_learning(given, c.learning));
   return c;
 }
 
@@ -883,6 +1007,27 @@ std::string to_toml(const DaemonConfig& config) {
   line("log_level", config.log_level);
   line("log_format", config.log_format);
   line("leave_timeout", format_duration(config.leave_timeout));
+  const DaemonConfig::Learning& l = config.learning;
+  out << "\n# Federated learning (off while model is empty).\n";
+  line("model", l.model);
+  line("data", l.data);
+  line("data_shard", l.data_shard);
+  auto number = [](auto value) {
+    std::ostringstream text;
+    text.precision(17);
+    text << value;
+    return text.str();
+  };
+  line("rounds", number(l.rounds));
+  line("local_epochs", number(l.local_epochs));
+  line("learning_rate", number(l.learning_rate));
+  line("batch_size", number(l.batch_size));
+  line("codec", l.codec);
+  line("aggregator", l.aggregator);
+  line("fanout", number(l.fanout));
+  line("quorum", number(l.quorum));
+  line("round_deadline", format_duration(l.round_deadline));
+  line("train_threads", number(l.train_threads));
   out << "\n[labels]\n";
   for (const auto& [key, value] : config.labels) {
     out << toml_key(key) << " = " << toml_string(value) << "\n";

@@ -72,6 +72,30 @@ struct DaemonConfig {
   std::string log_format = "text";
   // How long a graceful leave may take before the daemon exits anyway: 0s..60s.
   Duration leave_timeout = std::chrono::seconds(2);
+
+  // Federated learning (issue 6): off while `model` is empty.
+  struct Learning {
+    std::string model;                 // mlp, cnn or anomaly; "" = no federated learning
+    // Where the device's training data comes from: "fashion-mnist" (Debian's
+    // dataset-fashion-mnist, for demos and tests: the device takes its share, see data_shard)
+    // or a directory of the device's own data (federated/data/device_data.hpp).
+    std::string data = "fashion-mnist";
+    // For fashion-mnist: PARTITION:I/N, this device's share I (0-based) of N of the training
+    // set split by PARTITION (iid, dirichlet:ALPHA, shards:K); "" = the whole training set.
+    std::string data_shard;
+    std::uint64_t rounds = 0;          // 0 = train until stopped
+    std::size_t local_epochs = 1;
+    double learning_rate = 0.01;
+    std::size_t batch_size = 32;
+    std::string codec = "float32";     // float32, float16, int8, topk[:FRACTION]
+    std::string aggregator = "fedavg"; // fedavg, median, trimmed-mean[:BETA], krum[:F], ...
+    std::size_t fanout = 16;           // peers each update goes to
+    double quorum = 1.0;               // fraction of expected updates that ends a round
+    Duration round_deadline = std::chrono::seconds(30);
+    int train_threads = 1;             // libtorch intra-op threads of the training worker
+    friend bool operator==(const Learning&, const Learning&) = default;
+  };
+  Learning learning;
   // The --config file this was read from; empty when none. Not a TOML key.
   std::string config_file;
 

@@ -53,7 +53,7 @@ json status_json(const StatusView& s) {
   for (const auto& [reason, count] : s.peers_refused) refused[reason] = count;
   json rejected = json::object();
   for (const auto& [reason, count] : s.rejected) rejected[reason] = count;
-  return json{{"id", s.id},
+  json out{{"id", s.id},
               {"name", s.name},
               {"addr", s.addr},
               {"incarnation", s.incarnation},
@@ -68,6 +68,27 @@ json status_json(const StatusView& s) {
                                {"bytes_received", s.bytes_received},
                                {"messages_sent", s.messages_sent},
                                {"messages_received", s.messages_received}}}};
+  if (s.round) out["round"] = *s.round;
+  if (s.accuracy) out["accuracy"] = *s.accuracy;
+  return out;
+}
+
+json model_json(const ModelView& m) {
+  json rejected = json::object();
+  for (const auto& [reason, count] : m.updates_rejected) rejected[reason] = count;
+  return json{{"model", m.model},
+              {"state", m.state},
+              {"round", m.round},
+              {"accuracy", m.accuracy ? json(*m.accuracy) : json(nullptr)},
+              {"loss", m.loss ? json(*m.loss) : json(nullptr)},
+              {"params", m.params},
+              {"samples", m.samples},
+              {"bytes_per_round", m.bytes_per_round},
+              {"updates_accepted", m.updates_accepted},
+              {"updates_rejected", rejected},
+              {"codec", m.codec},
+              {"aggregator", m.aggregator},
+              {"peers", m.peers}};
 }
 
 json event_json(const EventView& e) {
@@ -137,8 +158,16 @@ json answer(std::string_view request, ControlSource& source, const ControlServer
   if (name == "members") return answer_members(source);
   if (name == "status") return ok_reply(status_json(source.status()));
   if (name == "events") return answer_events(doc, source, config);
+  if (name == "model") {
+    const std::optional<ModelView> model = source.model();
+    if (!model) {
+      return error_reply("not_available", "this agent runs no federated learning (no model "
+                                          "configured: starlingd --model NAME)");
+    }
+    return ok_reply(model_json(*model));
+  }
   return error_reply("unknown_command",
-                     "unknown command \"" + name + "\" (known: members, status, events)");
+                     "unknown command \"" + name + "\" (known: members, status, events, model)");
 }
 
 json answer_safely(std::string_view request, ControlSource& source,

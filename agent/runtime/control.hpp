@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,26 @@ struct StatusView {
   std::uint64_t bytes_received = 0;
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_received = 0;
+  // Federated learning, when the agent runs it: the last round and its test accuracy.
+  std::optional<std::uint64_t> round;
+  std::optional<double> accuracy;
+};
+
+// The agent's federated learning (`starling model`).
+struct ModelView {
+  std::string model;
+  std::string state;  // loading, training, waiting, finished, or "failed: why"
+  std::uint64_t round = 0;  // the last round completed
+  std::optional<double> accuracy;  // of the last evaluated round, on the device's test data
+  std::optional<double> loss;
+  std::uint64_t params = 0;
+  std::uint64_t samples = 0;  // training rows on this device
+  std::uint64_t bytes_per_round = 0;  // sealed update bytes sent per round, all peers
+  std::uint64_t updates_accepted = 0;
+  std::map<std::string, std::uint64_t> updates_rejected;  // reason -> count
+  std::string codec;
+  std::string aggregator;
+  std::uint64_t peers = 0;
 };
 
 // One membership event. `seq` numbers events from 1, increasing by one per event, so that a
@@ -85,6 +106,8 @@ class ControlSource {
   virtual StatusView status() = 0;
   // The retained events with seq > `seq`, oldest first, at most `max` of them.
   virtual std::vector<EventView> events_since(std::uint64_t seq, std::size_t max) = 0;
+  // Federated learning; nullopt when the agent runs none (the reply is a not_available error).
+  virtual std::optional<ModelView> model() { return std::nullopt; }
 };
 
 struct ControlServerConfig {

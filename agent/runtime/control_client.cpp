@@ -57,6 +57,7 @@ StatusCode code_for(std::string_view agent_code) {
     return StatusCode::kInvalidArgument;
   }
   if (agent_code == "too_large") return StatusCode::kTooLarge;
+  if (agent_code == "not_available") return StatusCode::kUnavailable;
   return StatusCode::kInternal;
 }
 

@@ -80,6 +80,20 @@ Bytes encode_message(const Message& message, std::uint64_t sender_sequence) {
   return out;
 }
 
+Bytes encode_envelope(std::uint8_t type, const NodeId& sender, std::uint64_t sender_sequence,
+                      ByteSpan payload) {
+  STARLING_ASSERT(!sender.is_zero() && type != 0, "envelope without a sender or type");
+  Bytes bytes;
+  bytes.reserve(kEnvelopeHeaderSize + payload.size());
+  ByteWriter out(bytes);
+  out.u8(kProtocolVersion);
+  out.u8(type);
+  out.raw(sender.raw());
+  out.u64(sender_sequence);
+  out.raw(payload);
+  return bytes;
+}
+
 Result<EnvelopeHeader> peek_envelope(ByteSpan bytes, const WireLimits& limits,
                                      RejectReason* reason) {
   STARLING_ASSERT(limits.validate().is_ok(), "invalid WireLimits");

@@ -80,6 +80,12 @@ struct DecodedMessage {
 // message.sender_address.size() <= membership::kAddressMaxLength.
 Bytes encode_message(const membership::Message& message, std::uint64_t sender_sequence);
 
+// An envelope around an opaque payload, for the protocols whose payloads are sealed records of
+// their own (federated rounds, types 64-95): the header, then `payload` as it is.
+// REQUIRES: sender is not zero and type is not 0.
+Bytes encode_envelope(std::uint8_t type, const NodeId& sender, std::uint64_t sender_sequence,
+                      ByteSpan payload);
+
 // Checks the size (kTooLarge above limits.message_bytes_max), the header's presence
 // (kTruncated), the version (kBadVersion) and a non-zero sender (kMalformed). Does not look at
 // the type. On failure sets *reason when `reason` is not null. REQUIRES: limits.validate() ok.

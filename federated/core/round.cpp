@@ -62,9 +62,9 @@ RoundCore::RoundCore(RoundConfig config, NodeId self, std::vector<float> initial
   STARLING_ASSERT(params_.size() == config_.layout.total(), "initial parameters of wrong size");
 }
 
-void RoundCore::start(Instant now) {
+void RoundCore::start(Instant now, std::uint64_t first_round) {
   if (phase_ != Phase::kIdle) return;
-  begin_round(1, now);
+  begin_round(std::max<std::uint64_t>(first_round, 1), now);
 }
 
 void RoundCore::set_peers(std::vector<NodeId> peers, Instant now) {

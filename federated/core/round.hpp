@@ -145,8 +145,8 @@ class RoundCore {
   RoundCore(RoundConfig config, NodeId self, std::vector<float> initial_params,
             UpdateSigner& signer, std::uint64_t seed);
 
-  // Starts round 1 (emits its TrainOrder).
-  void start(Instant now);
+  // Starts round `first_round` (emits its TrainOrder): 1, or the round after a checkpoint's.
+  void start(Instant now, std::uint64_t first_round = 1);
   // The live members taking part, this node excluded (from membership).
   void set_peers(std::vector<NodeId> peers, Instant now);
   // The shell finished training for `round` from that round's model: `trained` are the new

@@ -132,6 +132,7 @@ Status LocalSwarm::start(std::size_t i, const std::vector<std::string>& join,
     args.push_back("--metrics");
     args.push_back("127.0.0.1:" + std::to_string(node.metrics_port));
   }
+  args.insert(args.end(), node.options.extra_args.begin(), node.options.extra_args.end());
   const std::filesystem::path log = node.data_dir / "starlingd.log";
   const pid_t pid = ::fork();
   if (pid < 0) return error(StatusCode::kInternal, "fork failed");

@@ -40,6 +40,8 @@ struct NodeOptions {
   bool revocations = false;
   // Enrol in this other fleet directory instead of the swarm's (an "unenrolled" device).
   std::optional<std::filesystem::path> fleet_dir;
+  // More starlingd flags (federated learning settings, say).
+  std::vector<std::string> extra_args;
 };
 
 struct Node {

@@ -191,7 +191,15 @@ TEST_CASE("every key rejects a bad value with a one-line message naming it") {
       {"log_format", {}, R"(log_format = true)", "expected a string, got a boolean"},
       {"leave_timeout", {"--leave-timeout", "61s"}, R"(leave_timeout = "2m")", "0s and 60s"},
       {"leave_timeout", {"--leave-timeout", "5"}, R"(leave_timeout = "5")", "unit must be"},
-      {"leave_timeout", {}, R"(leave_timeout = 5)", "expected a string, got an integer"},
+      {"leave_timeout", {}, R"(leave_timeout = 5)", "invalid duration"},
+      {"profile", {}, R"(profile = true)", "expected a string, got a boolean"},
+      {"rounds", {"--rounds", "-1"}, R"(rounds = -1)", "expected a whole number"},
+      {"model", {"--model", "resnet"}, R"(model = "resnet")", "resnet"},
+      {"data_shard", {"--data-shard", "dirichlet:0.5:10/10"}, R"(data_shard = "iid:3")", "PARTITION:I/N"},
+      {"quorum", {"--quorum", "0"}, R"(quorum = 1.5)", "expected a number above"},
+      {"codec", {"--codec", "zip"}, R"(codec = "zip")", "zip"},
+      {"aggregator", {"--aggregator", "mean"}, R"(aggregator = "mean")", "mean"},
+      {"round_deadline", {"--round-deadline", "0s"}, R"(round_deadline = "0s")", "above 0s"},
   };
   TempDir dir;
   for (const BadRow& row : rows) {

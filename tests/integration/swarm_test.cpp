@@ -20,6 +20,7 @@
 
 #include <zmq.hpp>
 
+#include "agent/runtime/control_client.hpp"
 #include "base/rng.hpp"
 #include "crypto/fleet.hpp"
 #include "crypto/keys.hpp"
@@ -348,6 +349,88 @@ TEST_CASE("garbage bytes and oversized frames do not hurt an agent") {
   std::this_thread::sleep_for(2s);  // a few probe rounds after the flood
   CHECK(swarm.status_of(1, 0) == "alive");
   CHECK(swarm.status_of(0, 1) == "alive");
+}
+
+}  // namespace
+}  // namespace starling::local
+
+namespace starling::local {
+namespace {
+
+// The number of `type` events node i has recorded (about anyone).
+std::size_t count_events(LocalSwarm& swarm, std::size_t i, const std::string& type) {
+  nlohmann::json request = {{"v", 1}, {"cmd", "events"}, {"since", 0}};
+  auto reply = runtime::control_request(swarm.node(i).control, request, std::chrono::seconds(2));
+  if (!reply) return 0;
+  auto result = runtime::control_result(*reply);
+  if (!result) return 0;
+  std::size_t n = 0;
+  for (const auto& e : result->at("events")) n += e.value("type", "") == type ? 1 : 0;
+  return n;
+}
+
+TEST_CASE("three agents train a model together while heartbeats keep their schedule") {
+  if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+    MESSAGE("skipped: Fashion-MNIST is not installed (dataset-fashion-mnist)");
+    return;
+  }
+  testing::TempDir dir;
+  LocalSwarm swarm = make_swarm(dir);
+  constexpr int kNodes = 3;
+  for (int i = 0; i < kNodes; ++i) {
+    NodeOptions options;
+    // The cnn trains for seconds per round on these shares: long enough that a training
+    // thread blocking the event loop would get agents suspected (suspicion lasts 0.8 s).
+    options.extra_args = {"--model", "cnn", "--data-shard",
+                          "iid:" + std::to_string(i) + "/" + std::to_string(kNodes),
+                          "--rounds", "2", "--round-deadline", "60s"};
+    auto index = swarm.add_node("learner" + std::to_string(i), options);
+    REQUIRE_OK(index);
+    std::vector<std::string> join;
+    if (i > 0) join.push_back(swarm.node(0).seed());
+    REQUIRE_OK(swarm.start(*index, join));
+  }
+  wait_converged(swarm, {0, 1, 2});
+  auto model_of = [&](std::size_t i) { return swarm.query(i, "model"); };
+  const bool trained = LocalSwarm::wait_until(
+      [&] {
+        for (std::size_t i = 0; i < kNodes; ++i) {
+          auto m = model_of(i);
+          if (!m || m->value("round", 0) < 2 || m->at("accuracy").is_null()) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(240), std::chrono::milliseconds(250));
+  for (std::size_t i = 0; i < kNodes; ++i) {
+    auto m = model_of(i);
+    if (m) INFO("node " << i << ": " << m->dump());
+  }
+  REQUIRE(trained);
+  for (std::size_t i = 0; i < kNodes; ++i) {
+    auto m = model_of(i);
+    REQUIRE_OK(m);
+    CHECK(m->at("state") == "finished");
+    CHECK(m->at("updates_accepted").get<std::uint64_t>() == 2 * (kNodes - 1));
+    CHECK(m->at("accuracy").get<double>() > 0.7);  // 2 rounds of a cnn on 20k rows each
+    CHECK(m->at("updates_rejected").empty());
+    // The agents' status and metadata carry the round.
+    auto status = swarm.query(i, "status");
+    REQUIRE_OK(status);
+    CHECK(status->value("round", 0) == 2);
+    // Heartbeats kept their schedule while the worker trained: nobody was even suspected.
+    CHECK(count_events(swarm, i, "suspect") == 0);
+  }
+  // Peers see the published round in the members' metadata (spread by gossip).
+  CHECK(LocalSwarm::wait_until(
+      [&] {
+        auto members = swarm.query(1, "members");
+        if (!members) return false;
+        for (const auto& member : *members) {
+          if (member.at("meta").value("fl.round", std::string()) != "2") return false;
+        }
+        return true;
+      },
+      kConverge));
 }
 
 }  // namespace
