@@ -6,6 +6,9 @@
 //   idle    a converged swarm left alone: bytes sent per agent per second (the agents' own
 //           counters), resident memory (VmRSS) and CPU (utime + stime from /proc) per agent.
 //   cli     whole-process latency of `starling members --json` against one agent of the swarm.
+//   train   training throughput of a learner inside one agent (its worker thread, the agent's
+//           loop running beside it) against the same training loop in a bare process
+//           (starling-train-central), interleaved, median of --reps: the cost of the agent.
 //   fp      false positives: a swarm left alone for --seconds while --burners busy-loop
 //           processes keep the cores busy; counts suspect and dead events (any dead is a false
 //           positive: nobody was killed).
@@ -368,6 +371,82 @@ int run_fp(const Common& c, int seconds, int burners) {
   return deaths == 0 ? 0 : 1;
 }
 
+// Runs `command` (a shell-free argv) and returns its standard output.
+std::string capture(const std::vector<std::string>& argv) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) die("pipe failed");
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipefd[1], STDOUT_FILENO);
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  std::string out;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = ::read(pipefd[0], buffer, sizeof buffer)) > 0) out.append(buffer, static_cast<std::size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die(argv[0] + " failed");
+  return out;
+}
+
+int run_train(const Common& c, const std::string& model, int reps) {
+  std::vector<double> bare, agent;
+  for (int r = 0; r < reps; ++r) {
+    // The bare loop: one epoch over the 60,000 training images, one thread.
+    const std::string out = capture({(std::filesystem::path(c.bin_dir) / "starling-train-central").string(),
+                                     "--model", model, "--epochs", "1", "--threads", "1", "--json"});
+    const json doc = json::parse(out.substr(out.rfind("\n{") + 1));
+    bare.push_back(doc.at("epochs").at(0).at("images_per_s").get<double>());
+    // The same data and model inside an agent: one round of one local epoch.
+    WorkDir dir(c.keep);
+    LocalSwarmOptions options;
+    options.bin_dir = c.bin_dir;
+    options.root = dir.path;
+    auto swarm = LocalSwarm::create(options);
+    if (!swarm) die(swarm.status().to_string());
+    starling::local::NodeOptions node;
+    node.extra_args = {"--model", model, "--rounds", "1", "--train-threads", "1"};
+    auto index = swarm->add_node("trainer", node);
+    if (!index) die(index.status().to_string());
+    if (auto s = swarm->start(*index, {}); !s.is_ok()) die(s.to_string());
+    std::optional<double> speed;
+    LocalSwarm::wait_until(
+        [&] {
+          auto m = swarm->query(*index, "model");
+          if (!m || m->at("train_images_per_s").is_null()) return false;
+          speed = m->at("train_images_per_s").get<double>();
+          return true;
+        },
+        std::chrono::minutes(10), std::chrono::milliseconds(200));
+    if (!speed) die("the agent did not report a training speed");
+    agent.push_back(*speed);
+    std::cerr << "rep " << (r + 1) << "/" << reps << ": bare " << bare.back()
+              << " images/s, agent " << agent.back() << " images/s\n";
+  }
+  const double ratio = median(agent) / median(bare);
+  std::printf("train: %s, 1 thread, 60,000 images, %d interleaved reps\n", model.c_str(), reps);
+  std::printf("  bare loop: median %.0f images/s; inside the agent: median %.0f images/s\n",
+              median(bare), median(agent));
+  std::printf("  agent / bare = %.3f (target >= 0.90)\n", ratio);
+  if (c.json_output) {
+    std::cout << json{{"bench", "train"}, {"model", model}, {"reps", reps},
+                      {"bare_images_per_s", bare}, {"agent_images_per_s", agent},
+                      {"ratio", ratio}}
+                     .dump()
+              << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -406,6 +485,12 @@ int main(int argc, char** argv) {
   fp->add_option("--seconds", fp_seconds, "Run length")->capture_default_str();
   fp->add_option("--burners", burners, "Busy-loop processes")->capture_default_str();
 
+  std::string train_model = "cnn";
+  int reps = 3;
+  auto* train = app.add_subcommand("train", "Training speed inside an agent against a bare loop");
+  train->add_option("--model", train_model, "Model")->capture_default_str();
+  train->add_option("--reps", reps, "Interleaved repetitions")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   ::signal(SIGPIPE, SIG_IGN);
   try {
@@ -413,6 +498,7 @@ int main(int argc, char** argv) {
     if (idle->parsed()) return run_idle(c, seconds);
     if (cli->parsed()) return run_cli(c, runs);
     if (fp->parsed()) return run_fp(c, fp_seconds, burners);
+    if (train->parsed()) return run_train(c, train_model, reps);
   } catch (const std::exception& e) {
     std::cerr << "starling-bench-swarm: " << e.what() << "\n";
     return 1;

@@ -194,6 +194,7 @@ struct Learning::State {
   std::size_t samples = 0;
   std::optional<double> accuracy;
   std::optional<double> loss;
+  std::optional<double> train_images_per_s;
   std::uint64_t evaluated_round = 0;
 
   // Declared last: destroyed first, so no job runs while the members above go away.
@@ -340,6 +341,9 @@ void Learning::State::flush() {
       const std::uint64_t rows = w.train.rows();
       to_loop([this, round = order.round, trained = std::move(trained), rows, stats] {
         if (!stats) spdlog::warn("training round {} failed: {}", round, stats.status().to_string());
+        if (stats && stats->seconds > 0) {
+          train_images_per_s = static_cast<double>(stats->samples) / stats->seconds;
+        }
         // A failed training reports non-finite parameters: the core then sends nothing.
         core->on_trained(round, trained, rows, now());
         state = core->finished() ? "finished" : "waiting";
@@ -400,6 +404,7 @@ runtime::ModelView Learning::view() const {
   v.peers = s.peers.size();
   v.accuracy = s.accuracy;
   v.loss = s.loss;
+  v.train_images_per_s = s.train_images_per_s;
   if (s.core) {
     const federated::RoundStats& st = s.core->stats();
     v.round = st.rounds_completed == 0 ? 0 : s.core->round() - (s.core->finished() ? 0 : 1);

@@ -88,7 +88,9 @@ json model_json(const ModelView& m) {
               {"updates_rejected", rejected},
               {"codec", m.codec},
               {"aggregator", m.aggregator},
-              {"peers", m.peers}};
+              {"peers", m.peers},
+              {"train_images_per_s",
+               m.train_images_per_s ? json(*m.train_images_per_s) : json(nullptr)}};
 }
 
 json event_json(const EventView& e) {

@@ -83,6 +83,8 @@ struct ModelView {
   std::string codec;
   std::string aggregator;
   std::uint64_t peers = 0;
+  // Training speed of the last round on the worker: rows * epochs / seconds of train().
+  std::optional<double> train_images_per_s;
 };
 
 // One membership event. `seq` numbers events from 1, increasing by one per event, so that a
