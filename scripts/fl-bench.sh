@@ -56,12 +56,17 @@ row() {  # LABEL ARGS...
 
 row "fedavg ($main_model) + baselines" --model "$main_model" --baselines centralized,isolated
 row "clean, fedavg" --model "$robust_model"
+row "clean, median" --model "$robust_model" --aggregator median
+row "clean, trimmed mean 0.3" --model "$robust_model" --aggregator trimmed-mean:0.3
+row "clean, multi-krum f=3" --model "$robust_model" --aggregator multi-krum:3
 row "3 signflip x5, fedavg" --model "$robust_model" --byzantine 3:signflip
 row "3 signflip x5, median" --model "$robust_model" --byzantine 3:signflip --aggregator median
 row "3 signflip x5, trimmed mean 0.3" --model "$robust_model" --byzantine 3:signflip --aggregator trimmed-mean:0.3
+row "3 signflip x5, multi-krum f=3" --model "$robust_model" --byzantine 3:signflip --aggregator multi-krum:3
 row "3 noise, fedavg" --model "$robust_model" --byzantine 3:noise
 row "3 noise, median" --model "$robust_model" --byzantine 3:noise --aggregator median
 row "3 noise, trimmed mean 0.3" --model "$robust_model" --byzantine 3:noise --aggregator trimmed-mean:0.3
+row "3 noise, multi-krum f=3" --model "$robust_model" --byzantine 3:noise --aggregator multi-krum:3
 row "clean, fedavg, int8" --model "$robust_model" --codec int8
 
 python3 - "$jsonl" "$seed" "$rounds" <<'EOF' | tee ${out:+"$out"}
@@ -72,6 +77,9 @@ print(f"Seed {sys.argv[2]}, {sys.argv[3]} rounds, 10 nodes, Dirichlet 0.5, 1 loc
 print("| scenario | model | accuracy (mean) | min | bytes/round/node | rejected | wall s | notes |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 clean = next((d for l, d in data if l == "clean, fedavg"), None)
+# The same aggregator without attackers, for the robust rows.
+clean_by_aggregator = {d["aggregator"]: d for l, d in data
+                       if l.startswith("clean") and d["codec"] == "float32" and d["model"] == (clean or {}).get("model")}
 for label, d in data:
     notes = []
     if "centralized_accuracy" in d:
@@ -79,7 +87,10 @@ for label, d in data:
     if "isolated_mean_accuracy" in d:
         notes.append(f"isolated mean {d['isolated_mean_accuracy']:.4f} (FL {100*(d['accuracy']-d['isolated_mean_accuracy']):+.2f} pt)")
     if clean is not None and d is not clean and d["model"] == clean["model"]:
-        notes.append(f"{100*(d['accuracy']-clean['accuracy']):+.2f} pt vs clean")
+        notes.append(f"{100*(d['accuracy']-clean['accuracy']):+.2f} pt vs clean fedavg")
+        same = clean_by_aggregator.get(d["aggregator"])
+        if d["byzantine"] and same is not None and same is not clean:
+            notes.append(f"{100*(d['accuracy']-same['accuracy']):+.2f} pt vs clean {d['aggregator']}")
         if d["codec"] != clean["codec"]:
             notes.append(f"{clean['bytes_per_round_per_node']/d['bytes_per_round_per_node']:.2f}x fewer bytes")
     print(f"| {label} | {d['model']} | {d['accuracy']:.4f} | {d['min_accuracy']:.4f} | "

@@ -58,7 +58,11 @@ class FlNode final : public Process {
     STARLING_ASSERT(learner.is_ok(), "learner creation failed after validation");
     learner_ = std::move(*learner);
     signer_ = std::make_unique<wire::SignedUpdateSigner>(shared_.identities[self_], shared_.keys);
-    core_ = std::make_unique<RoundCore>(shared_.round, shared_.identities[self_].node_id(),
+    // A Byzantine node runs modified software: it does not hold its own update to the norm
+    // bound that honest nodes apply to what they receive.
+    federated::RoundConfig round = shared_.round;
+    if (byzantine()) round.norm_bound = 0;
+    core_ = std::make_unique<RoundCore>(round, shared_.identities[self_].node_id(),
                                         shared_.initial, *signer_,
                                         c.seed ^ (0x9e3779b97f4a7c15ULL * (self_ + 1)));
     std::vector<NodeId> peers;
