@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/common/golden.hpp"
 #include "tests/membership/cluster.hpp"
 
 using namespace starling;
@@ -32,18 +33,7 @@ std::string transcript(Cluster& c) {
 }
 
 void check_golden(const std::string& name, const std::string& actual) {
-  const std::string path = std::string(STARLING_SOURCE_DIR) + "/tests/membership/testdata/" + name;
-  if (std::getenv("STARLING_UPDATE_GOLDEN") != nullptr) {
-    std::ofstream(path) << actual;
-    MESSAGE("rewrote " << path);
-    return;
-  }
-  std::ifstream in(path);
-  REQUIRE_MESSAGE(in.good(), "missing " << path << " (run with STARLING_UPDATE_GOLDEN=1)");
-  std::stringstream expected;
-  expected << in.rdbuf();
-  INFO("golden file: " << path << " (STARLING_UPDATE_GOLDEN=1 rewrites it)");
-  CHECK(actual == expected.str());
+  ::starling::testing::check_golden("membership", name, actual);
 }
 
 }  // namespace
