@@ -3,17 +3,19 @@
 # not gate: each prints ratios against a baseline measured in the same run.
 #   scripts/bench.sh [crypto] [--seconds N] [--json]   signed-record verify vs raw libsodium
 #   scripts/bench.sh sim [--nodes N] [--duration D]     simulator deliveries/s vs bare kernel
-#   scripts/bench.sh swarm [--fp]                       real agents on 127.0.0.1 (issue 4 targets):
+#   scripts/bench.sh swarm [--fp] [--train]             real agents on 127.0.0.1 (issue 4 targets):
 #       detection after kill -9 at 5 and 20 agents (10 kills each), idle traffic, RSS and CPU at
 #       20 agents, `starling members --json` latency; --fp adds the 10-minute false-positive run
-#       with both cores kept busy (starling-bench-swarm --help for single runs)
+#       with both cores kept busy; --train adds the training speed of a learner inside an agent
+#       against a bare training loop (starling-bench-swarm --help for single runs)
+#   scripts/bench.sh aggregate                          FedAvg and robust aggregators vs memory read
 # Works from any directory. For steady figures run on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 which=crypto
 case "${1:-}" in
-  crypto|sim|swarm) which="$1"; shift ;;
-  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  crypto|sim|swarm|aggregate) which="$1"; shift ;;
+  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 mkdir -p build
 cmake --preset release >build/bench-configure.log 2>&1 || { cat build/bench-configure.log; exit 1; }
@@ -22,12 +24,19 @@ if [[ $which != swarm ]]; then
   exec "build/bin/starling-bench-$which" "$@"
 fi
 fp=0
-for arg in "$@"; do [[ $arg == --fp ]] && fp=1; done
+train=0
+for arg in "$@"; do
+  [[ $arg == --fp ]] && fp=1
+  [[ $arg == --train ]] && train=1
+done
 bench=build/bin/starling-bench-swarm
 "$bench" --json detect --agents 5 --kills 10 --target 2.0
 "$bench" --json detect --agents 20 --kills 10 --target 2.5
 "$bench" --json idle --agents 20 --seconds 60
 "$bench" --json cli --agents 20 --runs 50
 if [[ $fp -eq 1 ]]; then
-  "$bench" --json fp --agents 5 --seconds 600 --burners 2
+  "$bench" --json fp --agents 20 --seconds 600 --burners 2
+fi
+if [[ $train -eq 1 ]]; then
+  "$bench" --json train --model cnn --reps 3
 fi
