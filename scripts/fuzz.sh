@@ -6,13 +6,14 @@
 # target and exits 1 if any target found a problem. Runs the targets one after another.
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   targets: certificate revocation_list
-#                                                 signed_record armor (default: all)
+#                                                 signed_record armor wire_message consensus
+#                                                 federated (default: all)
 #        scripts/fuzz.sh --make-corpus            regenerate tests/fuzz/corpus/ and exit
 #        scripts/fuzz.sh --help
 # Reproduce a finding: build/fuzz/bin/fuzz_<target> build/fuzz/artifacts/<target>/crash-...
 set -euo pipefail
 
-ALL_TARGETS=(certificate revocation_list signed_record armor wire_message)
+ALL_TARGETS=(certificate revocation_list signed_record armor wire_message consensus federated)
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 
@@ -68,7 +69,7 @@ for t in "${targets[@]}"; do
   artifacts="$build/artifacts/$t"
   log="$build/logs/$t.log"
   mkdir -p "$work" "$artifacts"
-  cp tests/fuzz/corpus/"$t"/* "$work"/
+  if [[ -d tests/fuzz/corpus/$t ]]; then cp tests/fuzz/corpus/"$t"/* "$work"/; fi
   echo "== fuzz_$t for ${seconds}s (log: $log)"
   rc=0
   "$build/bin/fuzz_$t" "$work" -max_total_time="$seconds" -print_final_stats=1 \
