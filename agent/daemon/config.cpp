@@ -41,12 +41,12 @@ namespace fs = std::filesystem;
 
 // The single-valued settings, in the order they are validated and written. Each is a TOML key
 // and, with '_' as '-', a flag. `join` and `labels` are handled apart (a list and a table).
-constexpr std::array<std::string_view, 26> kScalarKeys = {
+constexpr std::array<std::string_view, 27> kScalarKeys = {
     "name",     "data_dir", "bind",    "advertise",   "control",   "metrics",       "fleet_pub",
     "cert",     "revocations", "profile", "log_level", "log_format", "leave_timeout",
     // Federated learning.
     "model", "data", "data_shard", "rounds", "local_epochs", "learning_rate", "batch_size",
-    "codec", "aggregator", "fanout", "quorum", "round_deadline", "train_threads"};
+    "codec", "aggregator", "fanout", "quorum", "round_deadline", "train_threads", "fl_mode"};
 constexpr std::string_view kJoinKey = "join";
 constexpr std::string_view kLabelsKey = "labels";
 
@@ -561,6 +561,7 @@ constexpr std::array<FlagHelp, kScalarKeys.size()> kFlagHelp = {{
     {"quorum", "FRACTION", "Fraction of the expected updates that ends a round (default: 1.0)"},
     {"round_deadline", "DURATION", "Longest wait for peers' updates in a round (default: 30s)"},
     {"train_threads", "N", "libtorch threads of the training worker, 1-64 (default: 1)"},
+    {"fl_mode", "MODE", "sync (rounds with a quorum) or async (gossip learning) (default: sync)"},
 }};
 
 void add_flags(CLI::App& app, FlagValues& flags) {
@@ -715,6 +716,10 @@ Status parse_learning(const Given& given, DaemonConfig::Learning& l) {
     l.round_deadline = *parsed;
   }
   STARLING_RETURN_IF_ERROR(integer("train_threads", 1, 64, l.train_threads));
+  if (const auto* s = given("fl_mode")) {
+    STARLING_RETURN_IF_ERROR(validate_choice(s->origin, *s->value, {"sync", "async"}));
+    l.mode = *s->value;
+  }
   return Status::ok();
 }
 
@@ -1028,6 +1033,7 @@ std::string to_toml(const DaemonConfig& config) {
   line("quorum", number(l.quorum));
   line("round_deadline", format_duration(l.round_deadline));
   line("train_threads", number(l.train_threads));
+  line("fl_mode", l.mode);
   out << "\n[labels]\n";
   for (const auto& [key, value] : config.labels) {
     out << toml_key(key) << " = " << toml_string(value) << "\n";

@@ -93,6 +93,7 @@ struct DaemonConfig {
     double quorum = 1.0;               // fraction of expected updates that ends a round
     Duration round_deadline = std::chrono::seconds(30);
     int train_threads = 1;             // libtorch intra-op threads of the training worker
+    std::string mode = "sync";         // sync (rounds, quorum) or async (gossip learning)
     friend bool operator==(const Learning&, const Learning&) = default;
   };
   Learning learning;

@@ -256,6 +256,7 @@ void Learning::State::on_ready(std::vector<std::size_t> tensor_sizes, std::vecto
   round.model_id = federated::model_id_of(config.model, round.layout);
   round.aggregator = federated::parse_aggregator(config.aggregator).value();
   round.codec = federated::parse_codec(config.codec).value();
+  round.mode = config.mode == "async" ? federated::RoundMode::kAsync : federated::RoundMode::kSync;
   round.fanout = config.fanout;
   round.quorum = config.quorum;
   round.round_deadline = config.round_deadline;

@@ -33,6 +33,12 @@ Status RoundConfig::validate() const {
     return error(StatusCode::kInvalidArgument, "norm_bound: must be finite and >= 0");
   }
   if (samples_max == 0) return error(StatusCode::kInvalidArgument, "samples_max: must be >= 1");
+  if (!(async_mixing >= 0 && async_mixing <= 1)) {
+    return error(StatusCode::kInvalidArgument, "async_mixing: must be in [0, 1]");
+  }
+  if (!(staleness_exponent >= 0 && staleness_exponent <= 10)) {
+    return error(StatusCode::kInvalidArgument, "staleness_exponent: must be in [0, 10]");
+  }
   return Status();
 }
 
@@ -89,6 +95,7 @@ void RoundCore::begin_round(std::uint64_t round, Instant now) {
   // Rounds now in the past can no longer count.
   received_.erase(received_.begin(), received_.lower_bound(round_));
   std::erase_if(seen_, [&](const auto& key) { return key.second < round_; });
+  train_base_ = params_;
   ready_.train = TrainOrder{round_, params_};
 }
 
@@ -98,13 +105,14 @@ void RoundCore::on_trained(std::uint64_t round, std::span<const float> trained,
   STARLING_ASSERT(trained.size() == params_.size(), "trained parameters of wrong size");
   Received own;
   own.delta.resize(params_.size());
-  for (std::size_t i = 0; i < params_.size(); ++i) own.delta[i] = trained[i] - params_[i];
+  for (std::size_t i = 0; i < params_.size(); ++i) own.delta[i] = trained[i] - train_base_[i];
   own.samples = std::max<std::uint64_t>(samples, 1);
   // Local training that diverged (NaN, inf, an exploding step) must not poison the model:
   // this node then contributes nothing this round (counted as "own_" + reason).
   UpdateRejection own_check = UpdateRejection::kShape;
   if (!check_update(own.delta, config_.layout, config_.norm_bound, &own_check).is_ok()) {
     ++stats_.rejected["own_" + std::string(reject_reason_name(own_check))];
+    if (config_.mode == RoundMode::kAsync) return complete_async_round(false, now);
     own.samples = 0;  // not sent, not aggregated
     own_ = std::move(own);
     phase_ = Phase::kCollecting;
@@ -132,6 +140,11 @@ void RoundCore::on_trained(std::uint64_t round, std::span<const float> trained,
   // What this node aggregates is what its peers decode, so that all agree on the same inputs.
   Status decoded = decode_update(payload, config_.layout, own.delta);
   STARLING_ASSERT(decoded.is_ok(), "own update does not decode");
+  if (config_.mode == RoundMode::kAsync) {
+    // F6: the own update lands on the current model, which may hold peers' updates by now.
+    for (std::size_t i = 0; i < params_.size(); ++i) params_[i] += own.delta[i];
+    return complete_async_round(true, now);
+  }
   own_ = std::move(own);
   phase_ = Phase::kCollecting;
   deadline_ = now + config_.round_deadline;
@@ -185,6 +198,9 @@ void RoundCore::on_update(const NodeId& from, ByteSpan bytes, Instant now) {
   if (!payload || !in.at_end()) return reject(UpdateRejection::kShape);
   if (*model != config_.model_id) return reject(UpdateRejection::kWrongModel);
   if (*samples == 0 || *samples > config_.samples_max) return reject(UpdateRejection::kShape);
+  if (config_.mode == RoundMode::kAsync) {
+    return on_update_async(opened->author, *round, *samples, *payload, now);
+  }
   if (*round < round_ || (*round == round_ && phase_ == Phase::kFinished)) {
     return reject(UpdateRejection::kStale);
   }
@@ -218,6 +234,49 @@ void RoundCore::on_update(const NodeId& from, ByteSpan bytes, Instant now) {
   received_[*round].emplace(opened->author, std::move(update));
   ++stats_.updates_accepted;
   maybe_finish(now);
+}
+
+void RoundCore::on_update_async(const NodeId& author, std::uint64_t round, std::uint64_t samples,
+                                ByteSpan payload, Instant now) {
+  (void)samples;
+  (void)now;
+  if (phase_ == Phase::kFinished || phase_ == Phase::kIdle) return reject(UpdateRejection::kStale);
+  auto last = last_round_of_.find(author);
+  if (last != last_round_of_.end() && round <= last->second) {
+    return reject(UpdateRejection::kReplayed);
+  }
+  std::vector<float> delta(config_.layout.total());
+  if (Status decoded = decode_update(payload, config_.layout, delta); !decoded.is_ok()) {
+    return reject(UpdateRejection::kShape);
+  }
+  UpdateRejection check = UpdateRejection::kShape;
+  if (!check_update(delta, config_.layout, config_.norm_bound, &check).is_ok()) {
+    return reject(check);
+  }
+  last_round_of_[author] = round;
+  const double mixing = config_.async_mixing > 0
+                            ? config_.async_mixing
+                            : 1.0 / (1.0 + static_cast<double>(std::max<std::size_t>(
+                                               expected_senders(), 1)));
+  const double staleness = round_ > round ? static_cast<double>(round_ - round) : 0.0;
+  const auto weight =
+      static_cast<float>(mixing * std::pow(1.0 + staleness, -config_.staleness_exponent));
+  for (std::size_t i = 0; i < params_.size(); ++i) params_[i] += weight * delta[i];
+  ++stats_.updates_accepted;
+  ++async_mixed_;
+}
+
+void RoundCore::complete_async_round(bool own_applied, Instant now) {
+  RoundResult result;
+  result.round = round_;
+  result.updates = async_mixed_;
+  async_mixed_ = 0;
+  (void)own_applied;  // the own update's refusal is already counted as own_<reason>
+  result.expected = expected_senders();
+  result.ended = now;
+  ++stats_.rounds_completed;
+  ready_.completed.push_back(std::move(result));
+  begin_round(round_ + 1, now);
 }
 
 void RoundCore::on_model_request(const NodeId& from, ByteSpan bytes) {

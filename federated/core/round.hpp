@@ -26,6 +26,14 @@
 //  F5 A node that sees a valid update more than `future_rounds` ahead of it is behind (it
 //     joined late or restarted): it asks that update's author for its current model and adopts
 //     a signed model of a later round, then trains from there.
+//  F6 Asynchronous mode (RoundMode::kAsync, gossip learning after FedAsync, Xie et al. 2019):
+//     there is no barrier. A node trains continuously; after each local round it sends its
+//     update (relative to the model its training started from) and adds it to its current
+//     model. A peer's update is mixed in as soon as it arrives, weighted by
+//     mixing * (1 + staleness)^-staleness_exponent, where staleness is how many local rounds
+//     this node is ahead of the update's round; an author's rounds must increase (an older or
+//     repeated one is `replayed`). The aggregator is not used (updates arrive one at a time);
+//     the norm bound still applies. F2, F3 and F5 are sync-mode rules.
 #pragma once
 
 #include <cstdint>
@@ -70,7 +78,16 @@ class UpdateSigner {
   virtual Result<Opened> open(ByteSpan sealed, UpdateRejection* why) = 0;
 };
 
+enum class RoundMode : std::uint8_t { kSync, kAsync };
+
 struct RoundConfig {
+  // kSync: rounds with a quorum or deadline (F1-F5). kAsync: gossip learning (F6).
+  RoundMode mode = RoundMode::kSync;
+  // F6: a peer update's weight before staleness; 0 = 1 / (1 + expected senders), so that a
+  // round's worth of updates moves the model about as far as one FedAvg step.
+  double async_mixing = 0;
+  // F6: how fast stale updates lose weight.
+  double staleness_exponent = 0.5;
   // The model: its layout and an id that both ends must agree on (model_id_of below).
   ModelLayout layout;
   std::uint64_t model_id = 0;
@@ -182,6 +199,9 @@ class RoundCore {
   void maybe_finish(Instant now);
   void finish_round(bool by_deadline, Instant now);
   void begin_round(std::uint64_t round, Instant now);
+  void on_update_async(const NodeId& author, std::uint64_t round, std::uint64_t samples,
+                       ByteSpan payload, Instant now);
+  void complete_async_round(bool own_applied, Instant now);
   std::size_t expected_senders() const;
   std::vector<NodeId> pick_targets();
 
@@ -193,6 +213,9 @@ class RoundCore {
   Phase phase_ = Phase::kIdle;
   std::uint64_t round_ = 0;
   std::vector<float> params_;
+  std::vector<float> train_base_;  // the model the current training started from
+  std::map<NodeId, std::uint64_t> last_round_of_;  // F6: highest round accepted per author
+  std::size_t async_mixed_ = 0;                    // F6: peer updates mixed in this round
   std::vector<NodeId> peers_;
   std::optional<Received> own_;
   Instant deadline_ = Instant::max();

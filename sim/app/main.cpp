@@ -287,6 +287,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--codec", flc.codec, "--fl: float32, float16, int8, topk[:FRACTION]")
       ->capture_default_str();
+  run->add_option("--mode", flc.mode, "--fl: sync (rounds) or async (gossip learning)")
+      ->capture_default_str();
   run->add_option("--byzantine", fl.byzantine,
                   "--fl: K:KIND, the last K nodes misbehave (signflip, scale, noise, labelflip)");
   run->add_option("--epochs", flc.train.local_epochs, "--fl: local epochs per round")

@@ -252,6 +252,7 @@ Status FlScenarioConfig::validate() const {
   if (auto p = federated::parse_partition(partition); !p) return p.status();
   if (auto a = federated::parse_aggregator(aggregator); !a) return a.status();
   if (auto k = federated::parse_codec(codec); !k) return k.status();
+  if (mode != "sync" && mode != "async") return bad("--mode: sync or async");
   const auto names = Learner::model_names();
   if (std::find(names.begin(), names.end(), model) == names.end()) {
     return bad("--model: unknown model '" + model + "' (use mlp, cnn or anomaly)");
@@ -263,7 +264,7 @@ std::string FlScenarioConfig::command_line() const {
   std::ostringstream out;
   out << "starling-sim run --fl --nodes " << nodes << " --model " << model << " --rounds "
       << rounds << " --partition " << partition << " --aggregator " << aggregator << " --codec "
-      << codec << " --epochs " << train.local_epochs << " --lr " << train.learning_rate
+      << codec << " --mode " << mode << " --epochs " << train.local_epochs << " --lr " << train.learning_rate
       << " --batch " << train.batch_size;
   if (byzantine > 0) out << " --byzantine " << byzantine << ":" << byzantine_kind_name(byzantine_kind);
   if (train_rows > 0) out << " --train-rows " << train_rows;
@@ -296,6 +297,7 @@ Result<FlReport> run_fl_scenario(const FlScenarioConfig& c, const Dataset& train
   round.model_id = federated::model_id_of(c.model, round.layout);
   STARLING_ASSIGN_OR_RETURN(round.aggregator, federated::parse_aggregator(c.aggregator));
   STARLING_ASSIGN_OR_RETURN(round.codec, federated::parse_codec(c.codec));
+  round.mode = c.mode == "async" ? federated::RoundMode::kAsync : federated::RoundMode::kSync;
   round.fanout = c.fanout;
   round.quorum = c.quorum;
   round.round_deadline = c.round_deadline;
@@ -435,6 +437,7 @@ std::string fl_report_json(const FlReport& r, const FlBaselines& baselines) {
       {"partition", r.config.partition},
       {"aggregator", r.config.aggregator},
       {"codec", r.config.codec},
+      {"mode", r.config.mode},
       {"byzantine", r.config.byzantine},
       {"byzantine_kind", std::string(byzantine_kind_name(r.config.byzantine_kind))},
       {"rounds", r.rounds},

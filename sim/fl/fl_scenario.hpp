@@ -41,6 +41,7 @@ struct FlScenarioConfig {
   std::string partition = "dirichlet:0.5";
   std::string aggregator = "fedavg";
   std::string codec = "float32";
+  std::string mode = "sync";  // sync (rounds, F1-F5) or async (gossip learning, F6)
   federated::TrainConfig train;
   std::size_t fanout = 16;
   double quorum = 1.0;

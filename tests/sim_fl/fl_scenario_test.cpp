@@ -116,3 +116,23 @@ TEST_CASE("bad scenario settings are refused by name") {
 
 }  // namespace
 }  // namespace starling::sim
+
+namespace starling::sim {
+namespace {
+
+TEST_CASE("the asynchronous mode learns without round barriers") {
+  if (data() == nullptr) {
+    MESSAGE("skipped: Fashion-MNIST is not installed (dataset-fashion-mnist)");
+    return;
+  }
+  FlScenarioConfig c = small(testing::test_seed());
+  c.mode = "async";
+  const FlReport r = run(c);
+  INFO("accuracy " << r.accuracy);
+  CHECK(r.rounds == 4);
+  CHECK(r.accuracy > 0.6);
+  CHECK(r.updates_accepted > 0);
+}
+
+}  // namespace
+}  // namespace starling::sim
