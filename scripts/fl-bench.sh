@@ -16,6 +16,7 @@
 #                   total number of epochs, rounds x local epochs)
 #   --robust-model  model of the Byzantine and codec rows (default mlp: 10x faster on CPU)
 #   --quick         3 rounds on 6,000 rows: checks the script end to end in a minute
+#   --robust-only   skip the cnn row and its baselines (the Byzantine and codec rows take ~8 min)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,6 +28,7 @@ seed=1
 threads=1
 out=
 extra=()
+robust_only=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --main-model) main_model="$2"; shift ;;
@@ -37,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --threads) threads="$2"; shift ;;
     --out) out="$2"; shift ;;
     --quick) rounds=3; extra=(--train-rows 6000) ;;
+    --robust-only) robust_only=1 ;;
     -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fl-bench.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -58,8 +61,10 @@ row() {  # LABEL ARGS...
   printf '%s\t%s\n' "$label" "$line" >>"$jsonl"
 }
 
-row "fedavg ($main_model, $main_epochs local epochs) + baselines" --model "$main_model" \
-  --epochs "$main_epochs" --baselines centralized,isolated
+if ((robust_only == 0)); then
+  row "fedavg ($main_model, $main_epochs local epochs) + baselines" --model "$main_model" \
+    --epochs "$main_epochs" --baselines centralized,isolated
+fi
 row "clean, fedavg" --model "$robust_model"
 row "clean, median" --model "$robust_model" --aggregator median
 row "clean, trimmed mean 0.3" --model "$robust_model" --aggregator trimmed-mean:0.3
@@ -72,6 +77,15 @@ row "3 noise, fedavg" --model "$robust_model" --byzantine 3:noise
 row "3 noise, median" --model "$robust_model" --byzantine 3:noise --aggregator median
 row "3 noise, trimmed mean 0.3" --model "$robust_model" --byzantine 3:noise --aggregator trimmed-mean:0.3
 row "3 noise, multi-krum f=3" --model "$robust_model" --byzantine 3:noise --aggregator multi-krum:3
+# The adaptive norm filter (updates above 3x the round's median norm are left out) in front of
+# the aggregator.
+nf=(--norm-filter 3)
+row "clean, median, norm filter 3" --model "$robust_model" --aggregator median "${nf[@]}"
+row "clean, trimmed mean 0.3, norm filter 3" --model "$robust_model" --aggregator trimmed-mean:0.3 "${nf[@]}"
+row "3 signflip x5, median, norm filter 3" --model "$robust_model" --byzantine 3:signflip --aggregator median "${nf[@]}"
+row "3 signflip x5, trimmed mean 0.3, norm filter 3" --model "$robust_model" --byzantine 3:signflip --aggregator trimmed-mean:0.3 "${nf[@]}"
+row "3 noise, median, norm filter 3" --model "$robust_model" --byzantine 3:noise --aggregator median "${nf[@]}"
+row "3 noise, trimmed mean 0.3, norm filter 3" --model "$robust_model" --byzantine 3:noise --aggregator trimmed-mean:0.3 "${nf[@]}"
 row "clean, fedavg, int8" --model "$robust_model" --codec int8
 
 python3 - "$jsonl" "$seed" "$rounds" <<'EOF' | tee ${out:+"$out"}
@@ -83,7 +97,9 @@ print("| scenario | model | accuracy (mean) | min | bytes/round/node | rejected 
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 clean = next((d for l, d in data if l == "clean, fedavg"), None)
 # The same aggregator without attackers, for the robust rows.
-clean_by_aggregator = {d["aggregator"]: d for l, d in data
+def key(d):
+    return (d["aggregator"], d.get("norm_filter", 0))
+clean_by_aggregator = {key(d): d for l, d in data
                        if l.startswith("clean") and d["codec"] == "float32" and d["model"] == (clean or {}).get("model")}
 for label, d in data:
     notes = []
@@ -93,9 +109,10 @@ for label, d in data:
         notes.append(f"isolated mean {d['isolated_mean_accuracy']:.4f} (FL {100*(d['accuracy']-d['isolated_mean_accuracy']):+.2f} pt)")
     if clean is not None and d is not clean and d["model"] == clean["model"]:
         notes.append(f"{100*(d['accuracy']-clean['accuracy']):+.2f} pt vs clean fedavg")
-        same = clean_by_aggregator.get(d["aggregator"])
+        same = clean_by_aggregator.get(key(d))
         if d["byzantine"] and same is not None and same is not clean:
-            notes.append(f"{100*(d['accuracy']-same['accuracy']):+.2f} pt vs clean {d['aggregator']}")
+            label = d["aggregator"] + (" + filter" if d.get("norm_filter", 0) else "")
+            notes.append(f"{100*(d['accuracy']-same['accuracy']):+.2f} pt vs clean {label}")
         if d["codec"] != clean["codec"]:
             notes.append(f"{clean['bytes_per_round_per_node']/d['bytes_per_round_per_node']:.2f}x fewer bytes")
     print(f"| {label} | {d['model']} | {d['accuracy']:.4f} | {d['min_accuracy']:.4f} | "

@@ -41,12 +41,13 @@ namespace fs = std::filesystem;
 
 // The single-valued settings, in the order they are validated and written. Each is a TOML key
 // and, with '_' as '-', a flag. `join` and `labels` are handled apart (a list and a table).
-constexpr std::array<std::string_view, 27> kScalarKeys = {
+constexpr std::array<std::string_view, 29> kScalarKeys = {
     "name",     "data_dir", "bind",    "advertise",   "control",   "metrics",       "fleet_pub",
     "cert",     "revocations", "profile", "log_level", "log_format", "leave_timeout",
     // Federated learning.
     "model", "data", "data_shard", "rounds", "local_epochs", "learning_rate", "batch_size",
-    "codec", "aggregator", "fanout", "quorum", "round_deadline", "train_threads", "fl_mode"};
+    "codec", "aggregator", "fanout", "quorum", "round_deadline", "train_threads", "fl_mode",
+    "norm_bound", "norm_filter"};
 constexpr std::string_view kJoinKey = "join";
 constexpr std::string_view kLabelsKey = "labels";
 
@@ -562,6 +563,9 @@ constexpr std::array<FlagHelp, kScalarKeys.size()> kFlagHelp = {{
     {"round_deadline", "DURATION", "Longest wait for peers' updates in a round (default: 30s)"},
     {"train_threads", "N", "libtorch threads of the training worker, 1-64 (default: 1)"},
     {"fl_mode", "MODE", "sync (rounds with a quorum) or async (gossip learning) (default: sync)"},
+    {"norm_bound", "L2", "Reject peer updates above this L2 norm, 0 = no bound (default: 0)"},
+    {"norm_filter", "FACTOR", "Leave out updates above FACTOR x the round's median norm, 0 = "
+                              "off (default: 0)"},
 }};
 
 void add_flags(CLI::App& app, FlagValues& flags) {
@@ -716,6 +720,12 @@ Status parse_learning(const Given& given, DaemonConfig::Learning& l) {
     l.round_deadline = *parsed;
   }
   STARLING_RETURN_IF_ERROR(integer("train_threads", 1, 64, l.train_threads));
+  if (const auto* s = given("norm_bound")) {
+    if (*s->value != "0") STARLING_RETURN_IF_ERROR(real("norm_bound", 0.0, 1e12, l.norm_bound));
+  }
+  if (const auto* s = given("norm_filter")) {
+    if (*s->value != "0") STARLING_RETURN_IF_ERROR(real("norm_filter", 1.0 - 1e-12, 1000.0, l.norm_filter));
+  }
   if (const auto* s = given("fl_mode")) {
     STARLING_RETURN_IF_ERROR(validate_choice(s->origin, *s->value, {"sync", "async"}));
     l.mode = *s->value;
@@ -1034,6 +1044,8 @@ std::string to_toml(const DaemonConfig& config) {
   line("round_deadline", format_duration(l.round_deadline));
   line("train_threads", number(l.train_threads));
   line("fl_mode", l.mode);
+  line("norm_bound", number(l.norm_bound));
+  line("norm_filter", number(l.norm_filter));
   out << "\n[labels]\n";
   for (const auto& [key, value] : config.labels) {
     out << toml_key(key) << " = " << toml_string(value) << "\n";

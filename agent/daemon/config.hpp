@@ -94,6 +94,8 @@ struct DaemonConfig {
     Duration round_deadline = std::chrono::seconds(30);
     int train_threads = 1;             // libtorch intra-op threads of the training worker
     std::string mode = "sync";         // sync (rounds, quorum) or async (gossip learning)
+    double norm_bound = 0;             // reject peer updates above this L2 norm; 0 = none
+    double norm_filter = 0;            // leave out updates above this x the median norm; 0 = off
     friend bool operator==(const Learning&, const Learning&) = default;
   };
   Learning learning;

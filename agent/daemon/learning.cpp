@@ -257,6 +257,8 @@ void Learning::State::on_ready(std::vector<std::size_t> tensor_sizes, std::vecto
   round.aggregator = federated::parse_aggregator(config.aggregator).value();
   round.codec = federated::parse_codec(config.codec).value();
   round.mode = config.mode == "async" ? federated::RoundMode::kAsync : federated::RoundMode::kSync;
+  round.norm_bound = config.norm_bound;
+  round.norm_filter = config.norm_filter;
   round.fanout = config.fanout;
   round.quorum = config.quorum;
   round.round_deadline = config.round_deadline;

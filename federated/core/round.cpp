@@ -33,6 +33,9 @@ Status RoundConfig::validate() const {
     return error(StatusCode::kInvalidArgument, "norm_bound: must be finite and >= 0");
   }
   if (samples_max == 0) return error(StatusCode::kInvalidArgument, "samples_max: must be >= 1");
+  if (!(norm_filter == 0 || (norm_filter >= 1 && norm_filter <= 1000))) {
+    return error(StatusCode::kInvalidArgument, "norm_filter: 0 (off) or in [1, 1000]");
+  }
   if (!(async_mixing >= 0 && async_mixing <= 1)) {
     return error(StatusCode::kInvalidArgument, "async_mixing: must be in [0, 1]");
   }
@@ -361,6 +364,26 @@ void RoundCore::finish_round(bool by_deadline, Instant now) {
     for (const auto& [author, update] : it->second) {
       inputs.push_back(WeightedUpdate{author, update.delta, static_cast<double>(update.samples)});
     }
+  }
+  if (config_.norm_filter > 0 && inputs.size() >= 3) {
+    // Leave out updates far above the round's median norm (the median of at least three
+    // norms is an honest one while honest updates are the majority).
+    std::vector<double> norms;
+    norms.reserve(inputs.size());
+    for (const auto& u : inputs) norms.push_back(l2_norm(u.values));
+    std::vector<double> sorted = norms;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2),
+                     sorted.end());
+    const double limit = config_.norm_filter * sorted[sorted.size() / 2];
+    std::vector<WeightedUpdate> kept;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (norms[i] <= limit) {
+        kept.push_back(inputs[i]);
+      } else {
+        reject(UpdateRejection::kNormBound);
+      }
+    }
+    inputs = std::move(kept);
   }
   RoundResult result;
   result.round = round_;

@@ -103,6 +103,12 @@ struct RoundConfig {
   std::uint64_t future_rounds = 2;
   // L2 bound on an update; 0 = none.
   double norm_bound = 0;
+  // Adaptive norm filter (sync mode), applied before the aggregator: updates whose L2 norm is
+  // above this multiple of the median norm of the round's updates are left out and counted as
+  // `norm_bound`. 0 = off. A fixed bound needs to know the model's scale; this one follows it.
+  // It stops scaled and sign-flipped-and-scaled updates, not same-norm ones (the aggregator's
+  // job).
+  double norm_filter = 0;
   // Stop after this many rounds (0 = never).
   std::uint64_t rounds = 0;
   // Largest sample count an update may claim (a liar would otherwise dominate FedAvg).

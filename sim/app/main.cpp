@@ -304,6 +304,8 @@ int main(int argc, char** argv) {
   run->add_option("--round-deadline", fl.deadline, "--fl: wait at most this for peers' updates")
       ->capture_default_str();
   run->add_option("--norm-bound", flc.norm_bound, "--fl: reject updates above this L2 norm (0: none)");
+  run->add_option("--norm-filter", flc.norm_filter,
+                  "--fl: leave out updates above this multiple of the round's median norm (0: off)");
   run->add_option("--train-rows", flc.train_rows, "--fl: use this many training rows (0: all)");
   run->add_option("--eval-rows", flc.eval_rows, "--fl: test rows for per-round progress (0: all)")
       ->capture_default_str();

@@ -61,7 +61,10 @@ class FlNode final : public Process {
     // A Byzantine node runs modified software: it does not hold its own update to the norm
     // bound that honest nodes apply to what they receive.
     federated::RoundConfig round = shared_.round;
-    if (byzantine()) round.norm_bound = 0;
+    if (byzantine()) {
+      round.norm_bound = 0;
+      round.norm_filter = 0;
+    }
     core_ = std::make_unique<RoundCore>(round, shared_.identities[self_].node_id(),
                                         shared_.initial, *signer_,
                                         c.seed ^ (0x9e3779b97f4a7c15ULL * (self_ + 1)));
@@ -266,6 +269,7 @@ std::string FlScenarioConfig::command_line() const {
       << rounds << " --partition " << partition << " --aggregator " << aggregator << " --codec "
       << codec << " --mode " << mode << " --epochs " << train.local_epochs << " --lr " << train.learning_rate
       << " --batch " << train.batch_size;
+  if (norm_filter > 0) out << " --norm-filter " << norm_filter;
   if (byzantine > 0) out << " --byzantine " << byzantine << ":" << byzantine_kind_name(byzantine_kind);
   if (train_rows > 0) out << " --train-rows " << train_rows;
   out << " --seed " << seed;
@@ -302,6 +306,7 @@ Result<FlReport> run_fl_scenario(const FlScenarioConfig& c, const Dataset& train
   round.quorum = c.quorum;
   round.round_deadline = c.round_deadline;
   round.norm_bound = c.norm_bound;
+  round.norm_filter = c.norm_filter;
   round.rounds = c.rounds;
   STARLING_RETURN_IF_ERROR(round.validate());
 
@@ -438,6 +443,7 @@ std::string fl_report_json(const FlReport& r, const FlBaselines& baselines) {
       {"aggregator", r.config.aggregator},
       {"codec", r.config.codec},
       {"mode", r.config.mode},
+      {"norm_filter", r.config.norm_filter},
       {"byzantine", r.config.byzantine},
       {"byzantine_kind", std::string(byzantine_kind_name(r.config.byzantine_kind))},
       {"rounds", r.rounds},

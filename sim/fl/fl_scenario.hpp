@@ -47,6 +47,7 @@ struct FlScenarioConfig {
   double quorum = 1.0;
   Duration round_deadline = std::chrono::seconds(60);
   double norm_bound = 0;
+  double norm_filter = 0;  // RoundConfig::norm_filter
   std::size_t byzantine = 0;  // the last `byzantine` nodes misbehave
   ByzantineKind byzantine_kind = ByzantineKind::kSignFlip;
   // Modelled training speed (samples per virtual second) for the virtual time training takes.

@@ -367,3 +367,29 @@ TEST_CASE("F6: a peer update is mixed with the staleness weight and never twice"
 
 }  // namespace
 }  // namespace starling::federated
+
+namespace starling::federated {
+namespace {
+
+TEST_CASE("the adaptive norm filter leaves out updates far above the median norm") {
+  RoundConfig config = small_config();
+  config.norm_filter = 3;
+  config.rounds = 1;
+  Cluster c(4, config);
+  c.hold_training.insert(3);
+  c.start_all();
+  // Node 3 sends an update 100x larger than anyone's.
+  std::vector<float> huge = c.held_orders.at(3).params;
+  for (float& v : huge) v += 100.0f;
+  c.cores[3]->on_trained(1, huge, 40, c.now);
+  c.deliver_all();
+  for (std::size_t i = 0; i < 3; ++i) {
+    REQUIRE(c.cores[i]->finished());
+    CHECK(c.cores[i]->stats().rejected.at("norm_bound") == 1);
+    // The model is the FedAvg of nodes 0-2 only: (0.1*10 + 0.2*20 + 0.3*30) / 60.
+    for (float v : c.cores[i]->params()) CHECK(v == doctest::Approx(14.0f / 60.0f).epsilon(1e-5));
+  }
+}
+
+}  // namespace
+}  // namespace starling::federated
