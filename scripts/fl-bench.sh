@@ -111,8 +111,8 @@ for label, d in data:
         notes.append(f"{100*(d['accuracy']-clean['accuracy']):+.2f} pt vs clean fedavg")
         same = clean_by_aggregator.get(key(d))
         if d["byzantine"] and same is not None and same is not clean:
-            label = d["aggregator"] + (" + filter" if d.get("norm_filter", 0) else "")
-            notes.append(f"{100*(d['accuracy']-same['accuracy']):+.2f} pt vs clean {label}")
+            rule = d["aggregator"] + (" + filter" if d.get("norm_filter", 0) else "")
+            notes.append(f"{100*(d['accuracy']-same['accuracy']):+.2f} pt vs clean {rule}")
         if d["codec"] != clean["codec"]:
             notes.append(f"{clean['bytes_per_round_per_node']/d['bytes_per_round_per_node']:.2f}x fewer bytes")
     print(f"| {label} | {d['model']} | {d['accuracy']:.4f} | {d['min_accuracy']:.4f} | "
