@@ -636,6 +636,32 @@ Result<std::string> default_data_dir(const Environment& env) {
                  "--data-dir or data_dir");
 }
 
+}  // namespace
+
+Result<DataShard> parse_data_shard(std::string_view text) {
+  const auto colon = text.rfind(':');
+  const auto slash = text.rfind('/');
+  DataShard shard;
+  bool numbers = false;
+  if (colon != std::string_view::npos && slash != std::string_view::npos && slash > colon) {
+    auto [e1, ec1] = std::from_chars(text.data() + colon + 1, text.data() + slash, shard.index);
+    auto [e2, ec2] = std::from_chars(text.data() + slash + 1, text.data() + text.size(), shard.count);
+    numbers = ec1 == std::errc() && ec2 == std::errc() && e1 == text.data() + slash &&
+              e2 == text.data() + text.size() && shard.count >= 1 && shard.count <= 1000 &&
+              shard.index < shard.count;
+  }
+  if (!numbers) {
+    return error(StatusCode::kInvalidArgument,
+                 "expected PARTITION:I/N with 0 <= I < N <= 1000, e.g. dirichlet:0.5:3/10, got " +
+                     shown(std::string(text)));
+  }
+  shard.partition = std::string(text.substr(0, colon));
+  STARLING_RETURN_IF_ERROR(federated::parse_partition(shard.partition).status());
+  return shard;
+}
+
+namespace {
+
 // The federated-learning settings (DaemonConfig::Learning), from the merged scalars.
 template <typename Given>
 Status parse_learning(const Given& given, DaemonConfig::Learning& l) {
@@ -674,26 +700,10 @@ Status parse_learning(const Given& given, DaemonConfig::Learning& l) {
   }
   if (const auto* s = given("data")) l.data = *s->value;
   if (const auto* s = given("data_shard")) {
-    const std::string& text = *s->value;
-    const auto colon = text.rfind(':');
-    const auto slash = text.rfind('/');
-    const bool shaped = colon != std::string::npos && slash != std::string::npos && slash > colon;
-    std::uint64_t index = 0, count = 0;
-    bool numbers = false;
-    if (shaped) {
-      auto [e1, ec1] = std::from_chars(text.data() + colon + 1, text.data() + slash, index);
-      auto [e2, ec2] = std::from_chars(text.data() + slash + 1, text.data() + text.size(), count);
-      numbers = ec1 == std::errc() && ec2 == std::errc() && e1 == text.data() + slash &&
-                e2 == text.data() + text.size() && count >= 1 && count <= 1000 && index < count;
+    if (auto shard = parse_data_shard(*s->value); !shard) {
+      return invalid(s->origin, shard.status().message());
     }
-    if (!numbers) {
-      return invalid(s->origin, "expected PARTITION:I/N with 0 <= I < N <= 1000, e.g. "
-                                "dirichlet:0.5:3/10, got " + shown(text));
-    }
-    if (auto p = federated::parse_partition(text.substr(0, colon)); !p) {
-      return invalid(s->origin, p.status().message());
-    }
-    l.data_shard = text;
+    l.data_shard = *s->value;
   }
   STARLING_RETURN_IF_ERROR(integer("rounds", 0, 1'000'000'000, l.rounds));
   STARLING_RETURN_IF_ERROR(integer("local_epochs", 1, 1000, l.local_epochs));

@@ -105,6 +105,15 @@ struct DaemonConfig {
   friend bool operator==(const DaemonConfig&, const DaemonConfig&) = default;
 };
 
+// A device's share of a partitioned data set, "PARTITION:I/N" (DaemonConfig::Learning::data_shard).
+struct DataShard {
+  std::string partition;  // iid, dirichlet:ALPHA or shards:K (federated::parse_partition)
+  std::size_t index = 0;  // 0 <= index < count
+  std::size_t count = 1;  // 1..1000
+};
+// kInvalidArgument saying what is wrong with `text`.
+Result<DataShard> parse_data_shard(std::string_view text);
+
 // getenv-like access to the environment, injectable so that tests are hermetic. An empty
 // value counts as unset (as the XDG specification says). An empty `lookup` means no variables.
 struct Environment {

@@ -87,16 +87,13 @@ Result<std::pair<federated::Dataset, federated::Dataset>> load_data(
   if (c.data == "fashion-mnist") {
     STARLING_ASSIGN_OR_RETURN(federated::FashionMnist data, federated::load_fashion_mnist());
     if (c.data_shard.empty()) return std::pair{std::move(data.train), std::move(data.test)};
-    const auto colon = c.data_shard.rfind(':');
-    const auto slash = c.data_shard.rfind('/');
-    const std::size_t index = std::stoul(c.data_shard.substr(colon + 1, slash - colon - 1));
-    const std::size_t count = std::stoul(c.data_shard.substr(slash + 1));
+    STARLING_ASSIGN_OR_RETURN(DataShard shard, parse_data_shard(c.data_shard));
     STARLING_ASSIGN_OR_RETURN(federated::PartitionSpec spec,
-                              federated::parse_partition(c.data_shard.substr(0, colon)));
+                              federated::parse_partition(shard.partition));
     // Every device of the fleet computes the same split (seed 1) and takes its own share.
     STARLING_ASSIGN_OR_RETURN(federated::Partition parts,
-                              federated::partition_dataset(data.train, count, spec, 1));
-    return std::pair{data.train.subset(parts[index]), std::move(data.test)};
+                              federated::partition_dataset(data.train, shard.count, spec, 1));
+    return std::pair{data.train.subset(parts[shard.index]), std::move(data.test)};
   }
   STARLING_ASSIGN_OR_RETURN(federated::Dataset all, federated::load_device_data(c.data));
   std::vector<std::size_t> rows(all.rows());
@@ -256,7 +253,7 @@ void Learning::State::on_ready(std::vector<std::size_t> tensor_sizes, std::vecto
   round.model_id = federated::model_id_of(config.model, round.layout);
   round.aggregator = federated::parse_aggregator(config.aggregator).value();
   round.codec = federated::parse_codec(config.codec).value();
-  round.mode = config.mode == "async" ? federated::RoundMode::kAsync : federated::RoundMode::kSync;
+  round.mode = federated::parse_round_mode(config.mode).value();  // validated by the config
   round.norm_bound = config.norm_bound;
   round.norm_filter = config.norm_filter;
   round.fanout = config.fanout;

@@ -20,6 +20,13 @@ constexpr std::uint8_t kReplyTag = 3;
 
 }  // namespace
 
+Result<RoundMode> parse_round_mode(std::string_view text) {
+  if (text == "sync") return RoundMode::kSync;
+  if (text == "async") return RoundMode::kAsync;
+  return error(StatusCode::kInvalidArgument,
+               "unknown mode '" + std::string(text) + "' (use sync or async)");
+}
+
 Status RoundConfig::validate() const {
   if (layout.total() == 0) return error(StatusCode::kInvalidArgument, "layout: empty model");
   if (fanout == 0) return error(StatusCode::kInvalidArgument, "fanout: must be at least 1");

@@ -79,6 +79,8 @@ class UpdateSigner {
 };
 
 enum class RoundMode : std::uint8_t { kSync, kAsync };
+// "sync" or "async"; kInvalidArgument otherwise.
+Result<RoundMode> parse_round_mode(std::string_view text);
 
 struct RoundConfig {
   // kSync: rounds with a quorum or deadline (F1-F5). kAsync: gossip learning (F6).

@@ -255,7 +255,7 @@ Status FlScenarioConfig::validate() const {
   if (auto p = federated::parse_partition(partition); !p) return p.status();
   if (auto a = federated::parse_aggregator(aggregator); !a) return a.status();
   if (auto k = federated::parse_codec(codec); !k) return k.status();
-  if (mode != "sync" && mode != "async") return bad("--mode: sync or async");
+  if (auto m = federated::parse_round_mode(mode); !m) return bad("--mode: " + m.status().message());
   const auto names = Learner::model_names();
   if (std::find(names.begin(), names.end(), model) == names.end()) {
     return bad("--model: unknown model '" + model + "' (use mlp, cnn or anomaly)");
@@ -301,7 +301,7 @@ Result<FlReport> run_fl_scenario(const FlScenarioConfig& c, const Dataset& train
   round.model_id = federated::model_id_of(c.model, round.layout);
   STARLING_ASSIGN_OR_RETURN(round.aggregator, federated::parse_aggregator(c.aggregator));
   STARLING_ASSIGN_OR_RETURN(round.codec, federated::parse_codec(c.codec));
-  round.mode = c.mode == "async" ? federated::RoundMode::kAsync : federated::RoundMode::kSync;
+  STARLING_ASSIGN_OR_RETURN(round.mode, federated::parse_round_mode(c.mode));
   round.fanout = c.fanout;
   round.quorum = c.quorum;
   round.round_deadline = c.round_deadline;

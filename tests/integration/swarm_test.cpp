@@ -216,35 +216,38 @@ TEST_CASE("devices of another fleet and revoked devices cannot join and are coun
   CHECK(swarm.running(*revoked));
 }
 
-// Writes `bytes` to a raw TCP connection to 127.0.0.1:port and closes it.
-void send_raw_tcp(std::uint16_t port, const Bytes& bytes) {
+// A TCP socket connected to 127.0.0.1:port, or -1 when the connection is refused.
+int connect_loopback(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+// Writes `bytes` to a raw TCP connection to 127.0.0.1:port and closes it.
+void send_raw_tcp(std::uint16_t port, const Bytes& bytes) {
+  const int fd = connect_loopback(port);
+  if (fd >= 0) {
     std::size_t sent = 0;
     while (sent < bytes.size()) {
       const ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
       if (n <= 0) break;  // the agent closed the connection: fine
       sent += static_cast<std::size_t>(n);
     }
+    ::close(fd);
   }
-  ::close(fd);
 }
 
 // GET `path` from 127.0.0.1:port over HTTP/1.0; the whole response.
 std::string http_get(std::uint16_t port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
   std::string response;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+  const int fd = connect_loopback(port);
+  if (fd >= 0) {
     const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
         static_cast<ssize_t>(request.size())) {
@@ -254,8 +257,8 @@ std::string http_get(std::uint16_t port, const std::string& path) {
         response.append(buffer, static_cast<std::size_t>(n));
       }
     }
+    ::close(fd);
   }
-  ::close(fd);
   return response;
 }
 
