@@ -3,6 +3,7 @@
 #include "agent/runtime/store.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdint>
 #include <iterator>
 #include <limits>
@@ -48,6 +49,28 @@ CREATE TABLE node_state (
   incarnation INTEGER NOT NULL CHECK (incarnation >= 0)
 ) STRICT;
 CREATE INDEX peers_by_seen ON peers (seen_unix_ms DESC, node_id);
+)sql"},
+    {3, "consensus: hard state, log and snapshot", R"sql(
+CREATE TABLE raft_state (
+  id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+  cluster TEXT NOT NULL,
+  term INTEGER NOT NULL CHECK (term >= 0),
+  vote BLOB NOT NULL CHECK (length(vote) = 16),
+  commit_index INTEGER NOT NULL CHECK (commit_index >= 0)
+) STRICT;
+CREATE TABLE raft_log (
+  log_index INTEGER PRIMARY KEY NOT NULL CHECK (log_index > 0),
+  term INTEGER NOT NULL CHECK (term >= 0),
+  kind INTEGER NOT NULL,
+  data BLOB NOT NULL
+) STRICT;
+CREATE TABLE raft_snapshot (
+  id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+  last_index INTEGER NOT NULL CHECK (last_index >= 0),
+  term INTEGER NOT NULL CHECK (term >= 0),
+  conf BLOB NOT NULL,
+  data BLOB NOT NULL
+) STRICT;
 )sql"},
 };
 
@@ -239,6 +262,190 @@ Status Store::save_incarnation(std::uint64_t incarnation) {
   return error(StatusCode::kInvalidArgument,
                "incarnation " + std::to_string(incarnation) + " is below the stored incarnation " +
                    std::to_string(stored) + ": an incarnation never goes backwards");
+}
+
+// ---- Consensus -----------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kLoadRaftState =
+    "SELECT cluster, term, vote, commit_index FROM raft_state WHERE id = 1";
+constexpr std::string_view kSaveRaftState =
+    "INSERT INTO raft_state (id, cluster, term, vote, commit_index) VALUES (1, ?1, ?2, ?3, ?4) "
+    "ON CONFLICT (id) DO UPDATE SET cluster = excluded.cluster, term = excluded.term, "
+    "vote = excluded.vote, commit_index = excluded.commit_index";
+constexpr std::string_view kLoadRaftSnapshot =
+    "SELECT last_index, term, conf, data FROM raft_snapshot WHERE id = 1";
+constexpr std::string_view kSaveRaftSnapshot =
+    "INSERT INTO raft_snapshot (id, last_index, term, conf, data) VALUES (1, ?1, ?2, ?3, ?4) "
+    "ON CONFLICT (id) DO UPDATE SET last_index = excluded.last_index, term = excluded.term, "
+    "conf = excluded.conf, data = excluded.data";
+constexpr std::string_view kLoadRaftLog =
+    "SELECT log_index, term, kind, data FROM raft_log ORDER BY log_index";
+constexpr std::string_view kDeleteRaftLogFrom = "DELETE FROM raft_log WHERE log_index >= ?1";
+constexpr std::string_view kDeleteRaftLogUpTo = "DELETE FROM raft_log WHERE log_index <= ?1";
+constexpr std::string_view kDeleteRaftLog = "DELETE FROM raft_log";
+constexpr std::string_view kInsertRaftLog =
+    "INSERT INTO raft_log (log_index, term, kind, data) VALUES (?1, ?2, ?3, ?4)";
+
+// u8 voter count | voters[16] | u16 learner count | learners[16]
+Bytes encode_conf(const consensus::ConfState& conf) {
+  Bytes out;
+  ByteWriter w(out);
+  w.u8(static_cast<std::uint8_t>(conf.voters.size()));
+  for (const NodeId& id : conf.voters) w.raw(id.raw());
+  w.u16(static_cast<std::uint16_t>(conf.learners.size()));
+  for (const NodeId& id : conf.learners) w.raw(id.raw());
+  return out;
+}
+
+Result<consensus::ConfState> decode_conf(ByteSpan bytes) {
+  ByteReader r(bytes);
+  consensus::ConfState conf;
+  STARLING_ASSIGN_OR_RETURN(const std::uint8_t voters, r.u8());
+  for (std::uint8_t i = 0; i < voters; ++i) {
+    STARLING_ASSIGN_OR_RETURN(auto raw, r.fixed<NodeId::kSize>());
+    conf.voters.emplace_back(raw);
+  }
+  STARLING_ASSIGN_OR_RETURN(const std::uint16_t learners, r.u16());
+  for (std::uint16_t i = 0; i < learners; ++i) {
+    STARLING_ASSIGN_OR_RETURN(auto raw, r.fixed<NodeId::kSize>());
+    conf.learners.emplace_back(raw);
+  }
+  STARLING_RETURN_IF_ERROR(r.expect_end());
+  return conf;
+}
+
+std::int64_t as_int(std::uint64_t v) { return static_cast<std::int64_t>(v); }
+
+}  // namespace
+
+Status Store::save_consensus(const consensus::ControllerOutput& out) {
+  if (!out.must_persist()) return Status::ok();
+  STARLING_ASSIGN_OR_RETURN(Transaction transaction, Transaction::begin(db()));
+  if (out.snapshot) {
+    const consensus::Snapshot& snap = *out.snapshot;
+    STARLING_ASSIGN_OR_RETURN(Query query, db().query(kSaveRaftSnapshot));
+    STARLING_RETURN_IF_ERROR(query.bind(1, as_int(snap.meta.index)));
+    STARLING_RETURN_IF_ERROR(query.bind(2, as_int(snap.meta.term)));
+    STARLING_RETURN_IF_ERROR(query.bind(3, ByteSpan(encode_conf(snap.meta.conf))));
+    STARLING_RETURN_IF_ERROR(query.bind(4, ByteSpan(snap.data)));
+    STARLING_RETURN_IF_ERROR(query.run());
+    STARLING_RETURN_IF_ERROR(db().exec(kDeleteRaftLog, "clear the consensus log"));
+  }
+  if (!out.entries.empty()) {
+    {
+      STARLING_ASSIGN_OR_RETURN(Query query, db().query(kDeleteRaftLogFrom));
+      STARLING_RETURN_IF_ERROR(query.bind(1, as_int(out.entries.front().index)));
+      STARLING_RETURN_IF_ERROR(query.run());
+    }
+    for (const consensus::Entry& e : out.entries) {
+      STARLING_ASSIGN_OR_RETURN(Query query, db().query(kInsertRaftLog));
+      STARLING_RETURN_IF_ERROR(query.bind(1, as_int(e.index)));
+      STARLING_RETURN_IF_ERROR(query.bind(2, as_int(e.term)));
+      STARLING_RETURN_IF_ERROR(query.bind(3, static_cast<std::int64_t>(e.type)));
+      STARLING_RETURN_IF_ERROR(query.bind(4, ByteSpan(e.data)));
+      STARLING_RETURN_IF_ERROR(query.run());
+    }
+  }
+  if (out.hard_state || out.cluster) {
+    // The row holds both: read what is not being replaced.
+    consensus::HardState hs;
+    std::string cluster = "0";
+    {
+      STARLING_ASSIGN_OR_RETURN(Query query, db().query(kLoadRaftState));
+      STARLING_ASSIGN_OR_RETURN(const bool row, query.step());
+      if (row) {
+        cluster = query.column_text(0);
+        hs.term = static_cast<std::uint64_t>(query.column_int64(1));
+        const Bytes vote = query.column_blob(2);
+        if (vote.size() == NodeId::kSize) {
+          NodeId::Raw raw{};
+          std::copy(vote.begin(), vote.end(), raw.begin());
+          hs.vote = NodeId(raw);
+        }
+        hs.commit = static_cast<std::uint64_t>(query.column_int64(3));
+      }
+    }
+    if (out.hard_state) hs = *out.hard_state;
+    if (out.cluster) cluster = std::to_string(*out.cluster);
+    STARLING_ASSIGN_OR_RETURN(Query query, db().query(kSaveRaftState));
+    STARLING_RETURN_IF_ERROR(query.bind(1, std::string_view(cluster)));
+    STARLING_RETURN_IF_ERROR(query.bind(2, as_int(hs.term)));
+    STARLING_RETURN_IF_ERROR(query.bind(3, ByteSpan(hs.vote.raw())));
+    STARLING_RETURN_IF_ERROR(query.bind(4, as_int(hs.commit)));
+    STARLING_RETURN_IF_ERROR(query.run());
+  }
+  if (out.compacted) {
+    const consensus::Snapshot& snap = *out.compacted;
+    {
+      STARLING_ASSIGN_OR_RETURN(Query query, db().query(kSaveRaftSnapshot));
+      STARLING_RETURN_IF_ERROR(query.bind(1, as_int(snap.meta.index)));
+      STARLING_RETURN_IF_ERROR(query.bind(2, as_int(snap.meta.term)));
+      STARLING_RETURN_IF_ERROR(query.bind(3, ByteSpan(encode_conf(snap.meta.conf))));
+      STARLING_RETURN_IF_ERROR(query.bind(4, ByteSpan(snap.data)));
+      STARLING_RETURN_IF_ERROR(query.run());
+    }
+    STARLING_ASSIGN_OR_RETURN(Query query, db().query(kDeleteRaftLogUpTo));
+    STARLING_RETURN_IF_ERROR(query.bind(1, as_int(snap.meta.index)));
+    STARLING_RETURN_IF_ERROR(query.run());
+  }
+  return transaction.commit();
+}
+
+Result<consensus::ControllerDurable> Store::load_consensus() {
+  consensus::ControllerDurable durable;
+  {
+    STARLING_ASSIGN_OR_RETURN(Query query, db().query(kLoadRaftState));
+    STARLING_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (row) {
+      const std::string cluster = query.column_text(0);
+      char* end = nullptr;
+      durable.cluster = std::strtoull(cluster.c_str(), &end, 10);
+      if (end == cluster.c_str() || *end != '\0') {
+        return corrupt_row(db(), "the stored cluster id is not a number");
+      }
+      durable.raft.hard_state.term = static_cast<std::uint64_t>(query.column_int64(1));
+      const Bytes vote = query.column_blob(2);
+      NodeId::Raw raw{};
+      if (vote.size() != raw.size()) return corrupt_row(db(), "the stored vote is malformed");
+      std::copy(vote.begin(), vote.end(), raw.begin());
+      durable.raft.hard_state.vote = NodeId(raw);
+      durable.raft.hard_state.commit = static_cast<std::uint64_t>(query.column_int64(3));
+    }
+  }
+  {
+    STARLING_ASSIGN_OR_RETURN(Query query, db().query(kLoadRaftSnapshot));
+    STARLING_ASSIGN_OR_RETURN(const bool row, query.step());
+    if (row) {
+      durable.raft.snapshot.meta.index = static_cast<std::uint64_t>(query.column_int64(0));
+      durable.raft.snapshot.meta.term = static_cast<std::uint64_t>(query.column_int64(1));
+      auto conf = decode_conf(query.column_blob(2));
+      if (!conf) return corrupt_row(db(), "the stored snapshot configuration is malformed");
+      durable.raft.snapshot.meta.conf = std::move(*conf);
+      durable.raft.snapshot.data = query.column_blob(3);
+    }
+  }
+  {
+    STARLING_ASSIGN_OR_RETURN(Query query, db().query(kLoadRaftLog));
+    for (;;) {
+      STARLING_ASSIGN_OR_RETURN(const bool row, query.step());
+      if (!row) break;
+      consensus::Entry e;
+      e.index = static_cast<std::uint64_t>(query.column_int64(0));
+      e.term = static_cast<std::uint64_t>(query.column_int64(1));
+      const std::int64_t kind = query.column_int64(2);
+      if (kind < 1 || kind > 3) return corrupt_row(db(), "a stored log entry has an unknown type");
+      e.type = static_cast<consensus::EntryType>(kind);
+      e.data = query.column_blob(3);
+      if (e.index <= durable.raft.snapshot.meta.index) continue;  // compacted
+      durable.raft.entries.push_back(std::move(e));
+    }
+  }
+  if (Status s = consensus::Controller::check_durable(durable); !s.is_ok()) {
+    return error(StatusCode::kCorrupt, db().file().string() + ": consensus state: " + s.message());
+  }
+  return durable;
 }
 
 // ---- Known peers ---------------------------------------------------------------------------

@@ -12,11 +12,11 @@
 //      peers(node_id BLOB PRIMARY KEY (16 bytes), address TEXT, seen_unix_ms INTEGER)
 //   2  node_state(id = 1, incarnation INTEGER >= 0): one row, the node's own durable state
 //      index peers_by_seen(seen_unix_ms DESC, node_id), for newest-first listing
-// Planned, added as new migration steps by the issues that need them (not created now):
-//   consensus (#5): raft_hard_state(id = 1, term, vote, commit_index), one row written with the
-//     log entries it covers in one transaction; raft_log(log_index PRIMARY KEY, term, kind,
-//     data BLOB), truncated from the front after a snapshot; raft_snapshots(last_index, term,
-//     membership BLOB, file, digest), the snapshot bytes in files written atomically.
+//   3  raft_state(id = 1, cluster, term, vote, commit_index), raft_log(log_index PRIMARY KEY,
+//      term, kind, data), raft_snapshot(id = 1, last_index, term, conf, data): the consensus
+//      controller's durable state, each ControllerOutput written in ONE transaction (the
+//      workload table is kilobytes, so its snapshot lives in the database, not in files).
+// Planned (not created now):
 //   models (#6): model_checkpoints(round PRIMARY KEY, file, digest, created_unix_ms) and
 //     workload_checkpoints(workload, round, state BLOB): tables index checkpoint files that are
 //     written to a temporary file, fsynced and renamed; large tensors never go in the database.
@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "base/node_id.hpp"
+#include "consensus/controller.hpp"
 #include "base/status.hpp"
 
 namespace starling::runtime {
@@ -53,7 +54,7 @@ class Store {
   // The file name of the database inside the data directory.
   static constexpr std::string_view kFileName = "state.db";
   // The schema version this binary writes; open() migrates older files up to it.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   // How long a statement waits for a lock held by another connection (a second process
   // opening the same data directory, or an operator's sqlite3 shell) before failing with
   // kIoError: long enough to ride out a checkpoint, short enough not to stall the event loop
@@ -119,6 +120,15 @@ class Store {
 
   // Removes setting `key`. Erasing a key that is not set is ok.
   Status erase(std::string_view key);
+
+  // Writes the durable part of a consensus controller's output (consensus/controller.hpp,
+  // step 1 of its contract) in one transaction: the snapshot replacing the log, the entries
+  // replacing stored ones from their first index, the hard state and cluster id, and a
+  // compaction snapshot deleting the entries it covers. Durable when it returns ok.
+  Status save_consensus(const consensus::ControllerOutput& out);
+  // What save_consensus() wrote, checked with Controller::check_durable (kCorrupt naming the
+  // file otherwise); an empty ControllerDurable for a node that never joined a cluster.
+  Result<consensus::ControllerDurable> load_consensus();
 
  private:
   explicit Store(std::unique_ptr<internal::Database> db);

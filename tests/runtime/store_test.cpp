@@ -550,5 +550,81 @@ TEST_CASE("a writer killed with SIGKILL at random moments leaves a sound, durabl
           " rounds the stored incarnation was a committed save whose acknowledgement the kill cut");
 }
 
+TEST_CASE("store: consensus state round-trips, entries are replaced and compacted") {
+  TempDir dir;
+  const NodeId a = NodeId::from_u64(1), b = NodeId::from_u64(2), c = NodeId::from_u64(3);
+  {
+    Store store = open_ok(db_path(dir));
+    auto empty = store.load_consensus();
+    REQUIRE_OK(empty);
+    CHECK(empty->cluster == 0);
+    CHECK(empty->raft.entries.empty());
+    auto boot = consensus::bootstrap_state({a, b, c});
+    REQUIRE_OK(boot);
+    consensus::ControllerOutput out;
+    out.cluster = std::uint64_t{0xfedcba9876543210};  // above INT64_MAX: stored as text
+    out.snapshot = boot->snapshot;
+    out.hard_state = boot->hard_state;
+    for (std::uint64_t i = 2; i <= 6; ++i) {
+      out.entries.push_back(consensus::Entry{i, 2, consensus::EntryType::kCommand, Bytes{1, 2}});
+    }
+    REQUIRE_OK(store.save_consensus(out));
+    // A conflicting suffix replaces entries 5 and 6 with one entry of a later term.
+    consensus::ControllerOutput next;
+    next.entries.push_back(consensus::Entry{5, 3, consensus::EntryType::kNoop, {}});
+    next.hard_state = consensus::HardState{3, b, 4};
+    REQUIRE_OK(store.save_consensus(next));
+  }
+  {
+    Store store = open_ok(db_path(dir));
+    auto loaded = store.load_consensus();
+    REQUIRE_OK(loaded);
+    CHECK(loaded->cluster == 0xfedcba9876543210u);
+    CHECK(loaded->raft.hard_state == consensus::HardState{3, b, 4});
+    CHECK(loaded->raft.snapshot.meta.conf.voters == std::vector<NodeId>{a, b, c});
+    REQUIRE(loaded->raft.entries.size() == 4);
+    CHECK(loaded->raft.entries.back().index == 5);
+    CHECK(loaded->raft.entries.back().term == 3);
+    // Compaction at 3 drops entries 2 and 3.
+    consensus::ControllerOutput compact;
+    consensus::Snapshot snap;
+    snap.meta.index = 3;
+    snap.meta.term = 2;
+    snap.meta.conf = loaded->raft.snapshot.meta.conf;
+    compact.compacted = snap;
+    REQUIRE_OK(store.save_consensus(compact));
+    auto after = store.load_consensus();
+    REQUIRE_OK(after);
+    CHECK(after->raft.snapshot.meta.index == 3);
+    REQUIRE(after->raft.entries.size() == 2);
+    CHECK(after->raft.entries.front().index == 4);
+  }
+}
+
+TEST_CASE("store: a damaged consensus row is reported as corrupt, not trusted") {
+  TempDir dir;
+  {
+    Store store = open_ok(db_path(dir));
+    auto boot = consensus::bootstrap_state({NodeId::from_u64(1)});
+    REQUIRE_OK(boot);
+    consensus::ControllerOutput out;
+    out.cluster = std::uint64_t{7};
+    out.snapshot = boot->snapshot;
+    out.hard_state = boot->hard_state;
+    out.entries.push_back(consensus::Entry{2, 1, consensus::EntryType::kNoop, {}});
+    REQUIRE_OK(store.save_consensus(out));
+  }
+  {
+    internal::Database raw = open_raw(db_path(dir));
+    // A gap in the log: entry 2 gone, entry 4 present.
+    REQUIRE_OK(raw.exec("DELETE FROM raft_log", "t"));
+    REQUIRE_OK(raw.exec("INSERT INTO raft_log VALUES (4, 1, 2, x'')", "t"));
+  }
+  Store store = open_ok(db_path(dir));
+  auto loaded = store.load_consensus();
+  REQUIRE_FALSE(loaded.is_ok());
+  CHECK(loaded.status().code() == StatusCode::kCorrupt);
+}
+
 }  // namespace
 }  // namespace starling::runtime
