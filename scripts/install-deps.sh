@@ -17,6 +17,10 @@ PACKAGES=(
   clang                  # libFuzzer targets (-DSTARLING_FUZZ=ON) are built with clang
   libclang-rt-14-dev     # clang's libFuzzer and sanitizer runtimes
   python3                # scripts/sim-targets.sh reads the simulator's JSON reports
+  # --- packaging (scripts/package.sh, tests/package) -------------------------------------------
+  dpkg-dev               # dpkg-shlibdeps: CPack derives the .deb's Depends from the binaries
+  file                   # CPack's DEB generator finds the ELF files to hand to dpkg-shlibdeps
+  systemd                # systemd-analyze verify of the unit; systemd-sysusers for the test's throwaway root
   # --- libraries -------------------------------------------------------------------------------
   libsodium-dev          # Ed25519 signatures, X25519 conversion, hashing, memzero (crypto/)
   libzmq3-dev            # ZeroMQ transport with CurveZMQ (agent runtime)
