@@ -219,9 +219,6 @@ void Controller::set_peers(std::vector<PeerView> peers, Instant now) {
 
 void Controller::maybe_bootstrap(Instant now) {
   if (cluster_ != 0) return;
-  for (const PeerView& p : peers_) {
-    if (p.cluster != 0) return;  // a cluster exists: wait to be added to it as a learner
-  }
   std::set<NodeId> view;
   if (eligible_voter(options_.labels)) view.insert(self_);
   for (const PeerView& p : peers_) {
@@ -230,13 +227,21 @@ void Controller::maybe_bootstrap(Instant now) {
   if (view != bootstrap_view_) {
     bootstrap_view_ = std::move(view);
     bootstrap_view_since_ = now;
-    return;
   }
   if (bootstrap_view_.size() < options_.bootstrap_expect) return;
-  if (now - bootstrap_view_since_ < options_.bootstrap_settle) return;
   std::vector<NodeId> founders(bootstrap_view_.begin(), bootstrap_view_.end());
   founders.resize(options_.bootstrap_expect);
   if (std::find(founders.begin(), founders.end(), self_) == founders.end()) return;
+  // A founder that sees its own founding set's cluster advertised joins it at once (another
+  // founder's settle period ended first); any other cluster means this node is not needed to
+  // found one: it waits to be added (or to receive a founder's first message, see receive()).
+  bool same_cluster_seen = false;
+  for (const PeerView& p : peers_) {
+    if (p.cluster == 0) continue;
+    if (p.cluster != cluster_id_of(founders)) return;
+    same_cluster_seen = true;
+  }
+  if (!same_cluster_seen && now - bootstrap_view_since_ < options_.bootstrap_settle) return;
   auto state = bootstrap_state(founders);
   STARLING_ASSERT(state.is_ok(), "founders are an odd voter set");
   cluster_ = cluster_id_of(founders);
@@ -271,11 +276,10 @@ void Controller::receive(const NodeId& from, ByteSpan bytes, Instant now) {
         return;
       }
       if (cluster_ == 0) {
-        // Not in a cluster yet: join the first one whose leader replicates to this node.
-        const MessageType t = frame->raft.type;
-        if (frame->raft.to != self_ ||
-            (t != MessageType::kAppend && t != MessageType::kHeartbeat &&
-             t != MessageType::kSnapshot)) {
+        // Not in a cluster yet: join the first one that addresses this node. Its leader adds
+        // learners; its founders ask the founders whose views differed for their votes (a node
+        // that never held any state may vote: it has promised nothing to anyone).
+        if (frame->raft.to != self_) {
           ++stats_.dropped["not_joined"];
           return;
         }

@@ -35,6 +35,14 @@ struct SwarmOptions {
   std::string timeout = "2s";
   bool json = false;
   bool follow = false;
+  // workload add / rm
+  std::string name;
+  std::string kind = "stream";
+  std::uint32_t replicas = 1;
+  std::vector<std::string> labels;
+  std::vector<std::string> params;
+  std::string wait = "10s";
+  bool no_wait = false;
 };
 
 // "300" (milliseconds) or a duration with a unit ("300ms", "2s"); positive, at most an hour.
@@ -145,6 +153,11 @@ int print_status(const json& status) {
     }
     std::cout << "\n";
   }
+  if (status.contains("term")) {
+    const std::string leader = status.value("leader", std::string());
+    std::cout << "leader:  " << (leader.empty() ? std::string("none known") : leader.substr(0, 8))
+              << " (term " << status.at("term").get<std::uint64_t>() << ")\n";
+  }
   if (status.contains("round")) {
     std::cout << "round:   " << status.at("round").get<std::uint64_t>();
     if (status.contains("accuracy")) {
@@ -251,6 +264,142 @@ int run_events(const SwarmOptions& o, std::chrono::milliseconds timeout) {
   });
 }
 
+int print_workloads(const json& reply) {
+  std::vector<std::vector<std::string>> rows{
+      {"NAME", "KIND", "REPLICA", "OWNER", "EPOCH", "STATE", "PROGRESS", "BAD"}};
+  for (const json& w : reply.at("workloads")) {
+    const std::string owner = w.at("owner").get<std::string>();
+    const std::string owner_name = w.value("owner_name", std::string());
+    std::string progress = std::to_string(w.at("progress").get<std::uint64_t>());
+    if (w.contains("total") && !w.at("total").is_null()) {
+      progress += "/" + std::to_string(w.at("total").get<std::uint64_t>());
+    }
+    const json counters = w.value("counters", json::object());
+    rows.push_back({w.at("name").get<std::string>(), w.at("kind").get<std::string>(),
+                    std::to_string(w.at("replica").get<std::uint32_t>()) + "/" +
+                        std::to_string(w.at("replicas").get<std::uint32_t>()),
+                    owner.empty() ? std::string("-")
+                                  : (owner_name.empty() ? owner.substr(0, 8) : owner_name),
+                    std::to_string(w.at("epoch").get<std::uint64_t>()),
+                    w.at("state").get<std::string>(), progress,
+                    counters.contains("bad") ? std::to_string(counters.at("bad").get<std::uint64_t>())
+                                             : std::string("-")});
+  }
+  if (rows.size() == 1) {
+    std::cout << "no workloads (add one with: starling workload add NAME --kind stream)\n";
+    return kExitOk;
+  }
+  print_table(rows);
+  return kExitOk;
+}
+
+int run_workloads(const SwarmOptions& o, std::chrono::milliseconds timeout) {
+  auto reply = query(o, timeout, {{"cmd", "workloads"}});
+  if (!reply) return report_failure(reply.status());
+  if (o.json) {
+    print_json(reply->at("workloads"));
+    return kExitOk;
+  }
+  return guarded([&] { return print_workloads(*reply); });
+}
+
+int run_leader(const SwarmOptions& o, std::chrono::milliseconds timeout) {
+  auto reply = query(o, timeout, {{"cmd", "leader"}});
+  if (!reply) return report_failure(reply.status());
+  if (o.json) {
+    print_json(*reply);
+    return kExitOk;
+  }
+  return guarded([&] {
+    const json& l = *reply;
+    const std::string leader = l.at("leader").get<std::string>();
+    const std::string name = l.value("leader_name", std::string());
+    std::cout << "cluster:  " << (l.at("cluster").get<std::string>().empty()
+                                      ? std::string("none yet (waiting for bootstrap_expect members)")
+                                      : l.at("cluster").get<std::string>())
+              << "\n"
+              << "leader:   "
+              << (leader.empty() ? std::string("none known")
+                                 : (name.empty() ? leader : name + " (" + leader.substr(0, 8) + ")"))
+              << "\n"
+              << "term:     " << l.at("term").get<std::uint64_t>() << "\n"
+              << "role:     " << l.at("role").get<std::string>() << "\n"
+              << "voters:  ";
+    for (const json& v : l.at("voters")) std::cout << " " << v.get<std::string>().substr(0, 8);
+    std::cout << "\n"
+              << "learners: " << l.at("learners").get<std::uint64_t>() << "\n"
+              << "commit:   " << l.at("commit_index").get<std::uint64_t>() << " (applied "
+              << l.at("applied_index").get<std::uint64_t>() << ")\n";
+    return kExitOk;
+  });
+}
+
+// "k=v" pairs into an object; an error names the option.
+Result<json> pairs_object(const std::vector<std::string>& pairs, const char* option) {
+  json out = json::object();
+  for (const std::string& p : pairs) {
+    const auto eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return error(StatusCode::kInvalidArgument,
+                   std::string(option) + " '" + p + "' must be KEY=VALUE");
+    }
+    out[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  return out;
+}
+
+// Polls `workloads` until `present` says the name is (or is no longer) in the table.
+int wait_for_table(const SwarmOptions& o, std::chrono::milliseconds timeout, bool present) {
+  auto wait = parse_timeout(o.wait);
+  if (!wait) return report_usage(wait.status().message());
+  const auto deadline = std::chrono::steady_clock::now() + *wait;
+  while (true) {
+    auto reply = query(o, timeout, {{"cmd", "workloads"}});
+    if (!reply) return report_failure(reply.status());
+    bool found = false;
+    for (const json& w : reply->at("workloads")) {
+      if (w.at("name").get<std::string>() == o.name) found = true;
+    }
+    if (found == present) {
+      std::cout << "workload " << o.name << (present ? " added" : " removed") << "\n";
+      return kExitOk;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return report_failure(error(
+          StatusCode::kUnavailable,
+          "the change was proposed but is not committed after " + o.wait +
+              " (is a majority of the voters up? see 'starling leader')"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+int run_workload_add(const SwarmOptions& o, std::chrono::milliseconds timeout) {
+  auto labels = pairs_object(o.labels, "--label");
+  if (!labels) return report_usage(labels.status().message());
+  auto params = pairs_object(o.params, "--param");
+  if (!params) return report_usage(params.status().message());
+  json spec{{"name", o.name}, {"kind", o.kind}, {"replicas", o.replicas},
+            {"labels", *labels}, {"params", *params}};
+  auto reply = query(o, timeout, {{"cmd", "workload_add"}, {"spec", spec}});
+  if (!reply) return report_failure(reply.status());
+  if (o.no_wait) {
+    std::cout << "workload " << o.name << " proposed\n";
+    return kExitOk;
+  }
+  return guarded([&] { return wait_for_table(o, timeout, true); });
+}
+
+int run_workload_rm(const SwarmOptions& o, std::chrono::milliseconds timeout) {
+  auto reply = query(o, timeout, {{"cmd", "workload_rm"}, {"name", o.name}});
+  if (!reply) return report_failure(reply.status());
+  if (o.no_wait) {
+    std::cout << "removal of " << o.name << " proposed\n";
+    return kExitOk;
+  }
+  return guarded([&] { return wait_for_table(o, timeout, false); });
+}
+
 using Runner = int (*)(const SwarmOptions&, std::chrono::milliseconds);
 
 // Stores in `run` a handler that checks --timeout and then runs `runner`.
@@ -293,6 +442,45 @@ void add_swarm_commands(CLI::App& app, Handler& run) {
   model->add_flag("--json", o->json, "Print JSON");
   model->fallthrough();
   model->callback([o, &run] { select_runner(run, o, run_model); });
+
+  auto* workloads = app.add_subcommand(
+      "workloads", "List the replicated workload table: owner, epoch, state and progress of "
+                   "every replica");
+  workloads->add_flag("--json", o->json, "Print a JSON array");
+  workloads->fallthrough();
+  workloads->callback([o, &run] { select_runner(run, o, run_workloads); });
+
+  auto* leader = app.add_subcommand("leader", "Show the consensus cluster: leader, term, voters, "
+                                              "commit index");
+  leader->add_flag("--json", o->json, "Print JSON");
+  leader->fallthrough();
+  leader->callback([o, &run] { select_runner(run, o, run_leader); });
+
+  auto* workload = app.add_subcommand("workload", "Add or remove a workload");
+  workload->require_subcommand(1);
+  workload->fallthrough();
+  auto* add = workload->add_subcommand("add", "Add a workload (proposed through the leader; "
+                                              "waits until it is committed)");
+  add->add_option("NAME", o->name, "Workload name: 1-64 of [A-Za-z0-9._-]")->required();
+  add->add_option("--kind", o->kind, "Workload kind (built in: stream)")->capture_default_str();
+  add->add_option("--replicas", o->replicas, "Replicas, each on a distinct device (1-16)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  add->add_option("--label", o->labels,
+                  "Run only on devices with this label, KEY=VALUE (repeatable)");
+  add->add_option("--param", o->params,
+                  "A parameter of the kind, KEY=VALUE (repeatable); stream: records, rate, "
+                  "checkpoint_every, channels, dirty, seed");
+  add->add_option("--wait", o->wait, "How long to wait for the commit")->capture_default_str();
+  add->add_flag("--no-wait", o->no_wait, "Return once the agent accepted the proposal");
+  add->fallthrough();
+  add->callback([o, &run] { select_runner(run, o, run_workload_add); });
+  auto* rm = workload->add_subcommand("rm", "Remove a workload; its owners stop");
+  rm->add_option("NAME", o->name, "Workload name")->required();
+  rm->add_option("--wait", o->wait, "How long to wait for the commit")->capture_default_str();
+  rm->add_flag("--no-wait", o->no_wait, "Return once the agent accepted the proposal");
+  rm->fallthrough();
+  rm->callback([o, &run] { select_runner(run, o, run_workload_rm); });
 
   auto* events = app.add_subcommand("events", "Print the agent's membership events");
   events->add_flag("--follow", o->follow, "Keep printing new events until interrupted");

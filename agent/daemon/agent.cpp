@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <random>
@@ -22,6 +25,7 @@
 
 #include "agent/daemon/learning.hpp"
 #include "agent/daemon/peer_address.hpp"
+#include "agent/daemon/workloads.hpp"
 #include "agent/membership/core.hpp"
 #include "agent/runtime/fleet_trust.hpp"
 #include "agent/runtime/internal/socket_watch.hpp"
@@ -57,6 +61,10 @@ constexpr Duration kRememberPeriod = std::chrono::seconds(2);
 constexpr std::size_t kRememberedSeedsMax = 16;
 // Membership events kept for `starling events`.
 constexpr std::size_t kEventsKept = 10'000;
+// Member metadata of consensus: the cluster a member is in (16 hex digits) and its placement
+// weight when not 1.
+const std::string kClusterKey = "raft";
+const std::string kCapacityKey = "cap";
 
 std::int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -173,6 +181,12 @@ struct Agent::State final : public runtime::ControlSource {
                         const Bytes& payload);
   void send_round_message(const NodeId& to, federated::RoundMessageType type, const Bytes& bytes);
   void update_learning_peers();
+  // Consensus and workloads: frames in and out, peers from membership, the cluster published.
+  void on_consensus_frame(const CurveKey& key, const wire::EnvelopeHeader& header,
+                          const Bytes& payload);
+  void send_consensus(const NodeId& to, const Bytes& frame);
+  void update_workload_peers();
+  void publish_cluster(std::uint64_t cluster);
   void publish_progress(std::uint64_t round, double accuracy);
   void record_event(const membership::Event& event);
 
@@ -183,6 +197,22 @@ struct Agent::State final : public runtime::ControlSource {
   std::optional<runtime::ModelView> model() override {
     if (!learning) return std::nullopt;
     return learning->view();
+  }
+  std::optional<std::vector<runtime::WorkloadView>> workloads() override {
+    if (!workload_shell) return std::nullopt;
+    return workload_shell->workloads();
+  }
+  std::optional<runtime::LeaderView> leader() override {
+    if (!workload_shell) return std::nullopt;
+    return workload_shell->leader();
+  }
+  Result<std::uint64_t> add_workload(const runtime::WorkloadRequest& request) override {
+    if (!workload_shell) return Status{StatusCode::kUnavailable, "consensus is off (consensus = \"off\")"};
+    return workload_shell->add(request);
+  }
+  Result<std::uint64_t> remove_workload(const std::string& name) override {
+    if (!workload_shell) return Status{StatusCode::kUnavailable, "consensus is off (consensus = \"off\")"};
+    return workload_shell->remove(name);
   }
   std::string render_metrics();
   std::string name_of(const NodeId& id) const {
@@ -205,6 +235,7 @@ struct Agent::State final : public runtime::ControlSource {
   std::optional<runtime::MetricsServer> metrics;
   std::unique_ptr<membership::Core> core;
   std::unique_ptr<Learning> learning;  // when a model is configured
+  std::unique_ptr<WorkloadShell> workload_shell;  // unless consensus = "off"
   membership::Metadata meta;           // this node's metadata as last published
   std::string advertise;
 
@@ -274,6 +305,10 @@ void Agent::State::on_message(const std::string& peer, Bytes payload) {
   }
   if (header->type >= wire::kFederatedTypeFirst && header->type <= wire::kFederatedTypeLast) {
     on_round_message(*key, *header, payload);
+    return;
+  }
+  if (header->type >= wire::kConsensusTypeFirst && header->type <= wire::kConsensusTypeLast) {
+    on_consensus_frame(*key, *header, payload);
     return;
   }
   auto decoded = wire::decode_message(payload, limits, &reason);
@@ -360,7 +395,10 @@ void Agent::State::flush() {
     send_envelope(out.to, out.address, out.message);
   }
   for (const membership::Event& event : ready.events) record_event(event);
-  if (!ready.events.empty()) update_learning_peers();
+  if (!ready.events.empty()) {
+    update_learning_peers();
+    update_workload_peers();
+  }
   schedule_core_timer();
 }
 
@@ -430,6 +468,91 @@ void Agent::State::send_round_message(const NodeId& to, federated::RoundMessageT
       static_cast<std::uint8_t>(wire::kFederatedTypeFirst + static_cast<std::uint8_t>(type) - 1);
   send_bytes(*peer, wire::encode_envelope(envelope_type, identity.node_id(), next_sequence(), bytes),
              "fl_" + std::to_string(envelope_type));
+}
+
+void Agent::State::on_consensus_frame(const CurveKey& key, const wire::EnvelopeHeader& header,
+                                      const Bytes& payload) {
+  auto& in = received_by_type["consensus"];
+  ++in.first;
+  in.second += payload.size();
+  if (!workload_shell || header.type != wire::kConsensusTypeFirst) {
+    count_reject("unknown_type");
+    return;
+  }
+  const auto node = trust.node_of_curve_key(key);
+  if (!node) {
+    count_reject("consensus_untrusted_key");  // membership admits peers first; rare
+    return;
+  }
+  if (*node != header.sender) {
+    count_reject("sender_mismatch");
+    return;
+  }
+  wire::DecodedMessage stamp;
+  stamp.sender_sequence = header.sender_sequence;
+  stamp.message.sender = header.sender;
+  if (!replay.check_and_accept(stamp).is_ok()) {
+    count_reject("replay");
+    return;
+  }
+  workload_shell->on_frame(header.sender, ByteSpan(payload).subspan(wire::kEnvelopeHeaderSize));
+}
+
+void Agent::State::send_consensus(const NodeId& to, const Bytes& frame) {
+  const membership::Member* member = core->find(to);
+  if (member == nullptr) {
+    count_reject("unresolved_peer");
+    return;
+  }
+  auto peer = resolve(to, member->address);
+  if (!peer) {
+    count_reject("unresolved_peer");
+    return;
+  }
+  send_bytes(*peer,
+             wire::encode_envelope(wire::kConsensusTypeFirst, identity.node_id(), next_sequence(),
+                                   frame),
+             "consensus");
+}
+
+void Agent::State::update_workload_peers() {
+  if (!workload_shell) return;
+  std::vector<consensus::PeerView> peers;
+  for (const auto& [id, member] : core->members()) {
+    if (id == identity.node_id()) continue;
+    if (member.status != membership::MemberStatus::kAlive &&
+        member.status != membership::MemberStatus::kSuspect) {
+      continue;
+    }
+    consensus::PeerView p;
+    p.id = id;
+    p.suspect = member.status == membership::MemberStatus::kSuspect;
+    p.labels = member.meta;
+    if (auto it = member.meta.find(kCapacityKey); it != member.meta.end()) {
+      std::uint32_t cap = 1;
+      auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), cap);
+      if (ec == std::errc() && end == it->second.data() + it->second.size()) p.capacity = cap;
+    }
+    if (auto it = member.meta.find(kClusterKey); it != member.meta.end()) {
+      std::uint64_t cluster = 0;
+      auto [end, ec] =
+          std::from_chars(it->second.data(), it->second.data() + it->second.size(), cluster, 16);
+      if (ec == std::errc() && end == it->second.data() + it->second.size()) p.cluster = cluster;
+    }
+    peers.push_back(std::move(p));
+  }
+  workload_shell->set_peers(std::move(peers));
+}
+
+void Agent::State::publish_cluster(std::uint64_t cluster) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(cluster));
+  if (meta[std::string(kClusterKey)] == text) return;
+  meta[std::string(kClusterKey)] = text;
+  if (Status s = core->set_metadata(meta, now()); !s.is_ok()) {
+    spdlog::warn("cannot publish the consensus cluster in metadata: {}", s.to_string());
+  }
+  flush();
 }
 
 void Agent::State::publish_progress(std::uint64_t round, double accuracy) {
@@ -733,6 +856,7 @@ void Agent::State::begin_leave() {
   if (leaving) return;
   leaving = true;
   leave_deadline = now() + config.leave_timeout;
+  if (workload_shell) workload_shell->leave();
   core->leave(now());
   flush();
 }
@@ -821,6 +945,12 @@ runtime::StatusView Agent::State::status() {
   if (learning) {
     view.round = learning->round();
     view.accuracy = learning->accuracy();
+  }
+  if (workload_shell) {
+    if (auto lt = workload_shell->leader_and_term()) {
+      view.leader = lt->first;
+      view.term = lt->second;
+    }
   }
   for (const auto& [reason, count] : core->stats().rejected_by_reason) {
     view.rejected["record_" + reason] += count;
@@ -935,6 +1065,7 @@ std::string Agent::State::render_metrics() {
                  probe_rtt);
   text.histogram("starling_event_loop_lag_seconds",
                  "How late the 250 ms housekeeping timer fired", loop_lag);
+  if (workload_shell) workload_shell->metrics(text);
   return text.str();
 }
 
@@ -1031,6 +1162,9 @@ Result<std::unique_ptr<Agent>> Agent::open(boost::asio::io_context& io,
   membership::Metadata meta = s->own_certificate.body.labels;
   for (const auto& [k, v] : config.labels) meta[k] = v;
   if (!config.learning.model.empty()) meta["fl.model"] = config.learning.model;
+  if (config.consensus.enabled && config.consensus.capacity != 1) {
+    meta[std::string(kCapacityKey)] = std::to_string(config.consensus.capacity);
+  }
   s->meta = meta;
   if (Status valid = membership::validate_metadata(meta); !valid.is_ok()) {
     return error(StatusCode::kInvalidArgument,
@@ -1052,6 +1186,24 @@ Result<std::unique_ptr<Agent>> Agent::open(boost::asio::io_context& io,
         [s](std::uint64_t round, double accuracy) { s->publish_progress(round, accuracy); });
     if (!learning) return error(learning.status().code(), "model: " + learning.status().message());
     s->learning = std::move(*learning);
+  }
+  if (config.consensus.enabled) {
+    auto shell = WorkloadShell::open(
+        io, config, s->store, s->identity.node_id(), meta,
+        [s](const NodeId& to, const Bytes& frame) { s->send_consensus(to, frame); },
+        [s](std::uint64_t cluster) { s->publish_cluster(cluster); },
+        [s](const NodeId& id) {
+          return id == s->identity.node_id() ? s->own_certificate.body.name : s->name_of(id);
+        },
+        [](const std::string& why) {
+          // Going on would acknowledge what is not on disk: stop, and let the supervisor
+          // restart the agent from what is.
+          spdlog::critical("{}; stopping", why);
+          spdlog::shutdown();
+          std::_Exit(70);
+        });
+    if (!shell) return error(shell.status().code(), "consensus: " + shell.status().message());
+    s->workload_shell = std::move(*shell);
   }
   return std::unique_ptr<Agent>(new Agent(std::move(state)));
 }

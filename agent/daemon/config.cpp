@@ -41,13 +41,16 @@ namespace fs = std::filesystem;
 
 // The single-valued settings, in the order they are validated and written. Each is a TOML key
 // and, with '_' as '-', a flag. `join` and `labels` are handled apart (a list and a table).
-constexpr std::array<std::string_view, 29> kScalarKeys = {
+constexpr std::array<std::string_view, 36> kScalarKeys = {
     "name",     "data_dir", "bind",    "advertise",   "control",   "metrics",       "fleet_pub",
     "cert",     "revocations", "profile", "log_level", "log_format", "leave_timeout",
     // Federated learning.
     "model", "data", "data_shard", "rounds", "local_epochs", "learning_rate", "batch_size",
     "codec", "aggregator", "fanout", "quorum", "round_deadline", "train_threads", "fl_mode",
-    "norm_bound", "norm_filter"};
+    "norm_bound", "norm_filter",
+    // Consensus and workloads.
+    "consensus", "voters", "bootstrap_expect", "capacity", "lease", "election_timeout",
+    "heartbeat_interval"};
 constexpr std::string_view kJoinKey = "join";
 constexpr std::string_view kLabelsKey = "labels";
 
@@ -566,6 +569,15 @@ constexpr std::array<FlagHelp, kScalarKeys.size()> kFlagHelp = {{
     {"norm_bound", "L2", "Reject peer updates above this L2 norm, 0 = no bound (default: 0)"},
     {"norm_filter", "FACTOR", "Leave out updates above FACTOR x the round's median norm, 0 = "
                               "off (default: 0)"},
+    {"consensus", "on|off", "Take part in the workload consensus (default: on)"},
+    {"voters", "N", "Consensus voters to keep, 1, 3, 5 or 7 (default: 5)"},
+    {"bootstrap_expect", "N", "Members that found a new cluster, 1, 3, 5 or 7 (default: 3)"},
+    {"capacity", "N", "This device's weight for workload placement, 0 = runs none (default: 1)"},
+    {"lease", "DURATION", "Workload lease, 100ms..60s (default: 1s)"},
+    {"election_timeout", "DURATION", "Raft election timeout (minimum; the maximum is twice it), "
+                                     "100ms..60s (default: 500ms)"},
+    {"heartbeat_interval", "DURATION", "Raft leader heartbeat, at most a fifth of "
+                                       "election_timeout (default: 50ms)"},
 }};
 
 void add_flags(CLI::App& app, FlagValues& flags) {
@@ -661,6 +673,61 @@ Result<DataShard> parse_data_shard(std::string_view text) {
 }
 
 namespace {
+
+// The consensus settings (DaemonConfig::Consensus), from the merged scalars.
+template <typename Given>
+Status parse_consensus(const Given& given, DaemonConfig::Consensus& c) {
+  if (const auto* s = given("consensus")) {
+    STARLING_RETURN_IF_ERROR(validate_choice(s->origin, *s->value, {"on", "off"}));
+    c.enabled = *s->value == "on";
+  }
+  auto odd = [&](std::string_view key, std::size_t& out) -> Status {
+    const auto* s = given(key);
+    if (s == nullptr) return Status::ok();
+    STARLING_RETURN_IF_ERROR(validate_choice(s->origin, *s->value, {"1", "3", "5", "7"}));
+    out = static_cast<std::size_t>(std::stoul(*s->value));
+    return Status::ok();
+  };
+  STARLING_RETURN_IF_ERROR(odd("voters", c.voters));
+  STARLING_RETURN_IF_ERROR(odd("bootstrap_expect", c.bootstrap_expect));
+  if (const auto* s = given("capacity")) {
+    std::uint32_t value = 0;
+    const std::string& text = *s->value;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value > 1000) {
+      return invalid(s->origin, "expected a whole number from 0 to 1000, got " + shown(text));
+    }
+    c.capacity = value;
+  }
+  auto duration = [&](std::string_view key, Duration low, Duration high, Duration& out) -> Status {
+    const auto* s = given(key);
+    if (s == nullptr) return Status::ok();
+    auto parsed = parse_duration(*s->value);
+    if (!parsed) return invalid(s->origin, parsed.status().message());
+    if (*parsed < low || *parsed > high) {
+      return invalid(s->origin, "must be from " + format_duration(low) + " to " +
+                                    format_duration(high) + ", got " + shown(*s->value));
+    }
+    out = *parsed;
+    return Status::ok();
+  };
+  const auto ms = [](int n) { return Duration(std::chrono::milliseconds(n)); };
+  STARLING_RETURN_IF_ERROR(duration("lease", ms(100), ms(60'000), c.lease));
+  STARLING_RETURN_IF_ERROR(duration("election_timeout", ms(100), ms(60'000), c.election_timeout));
+  STARLING_RETURN_IF_ERROR(duration("heartbeat_interval", ms(10), ms(12'000),
+                                    c.heartbeat_interval));
+  if (c.heartbeat_interval * 5 > c.election_timeout) {
+    const auto* s = given("heartbeat_interval");
+    return invalid(s != nullptr ? s->origin : std::string("config key 'election_timeout'"),
+                   "heartbeat_interval must be at most a fifth of election_timeout");
+  }
+  if (c.bootstrap_expect > c.voters) {
+    const auto* s = given("bootstrap_expect");
+    return invalid(s != nullptr ? s->origin : std::string("config key 'voters'"),
+                   "bootstrap_expect must not be above voters");
+  }
+  return Status::ok();
+}
 
 // The federated-learning settings (DaemonConfig::Learning), from the merged scalars.
 template <typename Given>
@@ -884,6 +951,7 @@ Result<DaemonConfig> resolve(const Layer& flags, const Layer& file, const Enviro
     c.leave_timeout = *parsed;
   }
   STARLING_RETURN_IF_ERROR(parse_learning(given, c.learning));
+  STARLING_RETURN_IF_ERROR(parse_consensus(given, c.consensus));
   return c;
 }
 
@@ -1056,6 +1124,15 @@ std::string to_toml(const DaemonConfig& config) {
   line("fl_mode", l.mode);
   line("norm_bound", number(l.norm_bound));
   line("norm_filter", number(l.norm_filter));
+  const DaemonConfig::Consensus& k = config.consensus;
+  out << "\n# Consensus and workloads.\n";
+  line("consensus", k.enabled ? "on" : "off");
+  line("voters", number(k.voters));
+  line("bootstrap_expect", number(k.bootstrap_expect));
+  line("capacity", number(k.capacity));
+  line("lease", format_duration(k.lease));
+  line("election_timeout", format_duration(k.election_timeout));
+  line("heartbeat_interval", format_duration(k.heartbeat_interval));
   out << "\n[labels]\n";
   for (const auto& [key, value] : config.labels) {
     out << toml_key(key) << " = " << toml_string(value) << "\n";

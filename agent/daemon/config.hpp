@@ -99,6 +99,22 @@ struct DaemonConfig {
     friend bool operator==(const Learning&, const Learning&) = default;
   };
   Learning learning;
+
+  // Consensus and workloads (issue 5): the Raft cluster that replicates the workload table.
+  struct Consensus {
+    bool enabled = true;
+    std::size_t voters = 5;            // 1, 3, 5 or 7
+    std::size_t bootstrap_expect = 3;  // 1, 3, 5 or 7, at most voters
+    std::uint32_t capacity = 1;        // placement weight; 0 = this device runs no workloads
+    Duration lease = std::chrono::seconds(1);
+    // Raft's election timeout is drawn from [election_timeout, 2 x election_timeout). 500 ms
+    // with 50 ms heartbeats elects a new leader in about 0.8 s after a leader dies on a LAN,
+    // and still rides out nine lost heartbeats in a row.
+    Duration election_timeout = std::chrono::milliseconds(500);
+    Duration heartbeat_interval = std::chrono::milliseconds(50);
+    friend bool operator==(const Consensus&, const Consensus&) = default;
+  };
+  Consensus consensus;
   // The --config file this was read from; empty when none. Not a TOML key.
   std::string config_file;
 

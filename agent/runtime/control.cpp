@@ -70,7 +70,58 @@ json status_json(const StatusView& s) {
                                {"messages_received", s.messages_received}}}};
   if (s.round) out["round"] = *s.round;
   if (s.accuracy) out["accuracy"] = *s.accuracy;
+  if (s.leader) out["leader"] = *s.leader;
+  if (s.term) out["term"] = *s.term;
   return out;
+}
+
+json string_map_json(const std::map<std::string, std::string>& m) {
+  json out = json::object();
+  for (const auto& [k, v] : m) out[k] = v;
+  return out;
+}
+
+json workload_json(const WorkloadView& w) {
+  json counters = json::object();
+  for (const auto& [k, v] : w.counters) counters[k] = v;
+  return json{{"name", w.name},
+              {"kind", w.kind},
+              {"replicas", w.replicas},
+              {"replica", w.replica},
+              {"owner", w.owner},
+              {"owner_name", w.owner_name},
+              {"epoch", w.epoch},
+              {"state", w.state},
+              {"progress", w.progress},
+              {"total", w.total ? json(*w.total) : json(nullptr)},
+              {"counters", counters},
+              {"labels", string_map_json(w.labels)},
+              {"params", string_map_json(w.params)}};
+}
+
+json leader_json(const LeaderView& l) {
+  return json{{"cluster", l.cluster},
+              {"leader", l.leader},
+              {"leader_name", l.leader_name},
+              {"role", l.role},
+              {"term", l.term},
+              {"voters", l.voters},
+              {"learners", l.learners},
+              {"commit_index", l.commit_index},
+              {"applied_index", l.applied_index}};
+}
+
+// A string-to-string object from the request, or an error message.
+std::optional<std::string> read_string_map(const json& doc, const char* key,
+                                           std::map<std::string, std::string>& out) {
+  auto it = doc.find(key);
+  if (it == doc.end()) return std::nullopt;
+  if (!it->is_object()) return std::string("\"") + key + "\" must be an object of strings";
+  for (const auto& [k, v] : it->items()) {
+    if (!v.is_string()) return std::string("\"") + key + "." + k + "\" must be a string";
+    out[k] = v.get<std::string>();
+  }
+  return std::nullopt;
 }
 
 json model_json(const ModelView& m) {
@@ -168,8 +219,64 @@ json answer(std::string_view request, ControlSource& source, const ControlServer
     }
     return ok_reply(model_json(*model));
   }
+  if (name == "workloads") {
+    auto list = source.workloads();
+    if (!list) return error_reply("not_available", "this agent runs no consensus");
+    json out = json::array();
+    for (const WorkloadView& w : *list) out.push_back(workload_json(w));
+    return ok_reply(json{{"workloads", std::move(out)}});
+  }
+  if (name == "leader") {
+    auto view = source.leader();
+    if (!view) return error_reply("not_available", "this agent runs no consensus");
+    return ok_reply(leader_json(*view));
+  }
+  if (name == "workload_add") {
+    const auto spec = doc.find("spec");
+    if (spec == doc.end() || !spec->is_object()) {
+      return error_reply("bad_request", "\"spec\" must be an object");
+    }
+    WorkloadRequest request;
+    const auto field = [&](const char* key) { return spec->find(key); };
+    if (auto it = field("name"); it == spec->end() || !it->is_string()) {
+      return error_reply("bad_request", "\"spec.name\" must be a string");
+    } else {
+      request.name = it->get<std::string>();
+    }
+    if (auto it = field("kind"); it == spec->end() || !it->is_string()) {
+      return error_reply("bad_request", "\"spec.kind\" must be a string");
+    } else {
+      request.kind = it->get<std::string>();
+    }
+    if (auto it = field("replicas"); it != spec->end()) {
+      if (!it->is_number_unsigned() || it->get<std::uint64_t>() > 1000) {
+        return error_reply("bad_request", "\"spec.replicas\" must be a small positive integer");
+      }
+      request.replicas = it->get<std::uint32_t>();
+    }
+    if (auto bad = read_string_map(*spec, "labels", request.labels)) {
+      return error_reply("bad_request", "spec: " + *bad);
+    }
+    if (auto bad = read_string_map(*spec, "params", request.params)) {
+      return error_reply("bad_request", "spec: " + *bad);
+    }
+    auto id = source.add_workload(request);
+    if (!id) return error_reply(status_code_name(id.status().code()), id.status().message());
+    return ok_reply(json{{"request", *id}});
+  }
+  if (name == "workload_rm") {
+    const auto target = doc.find("name");
+    if (target == doc.end() || !target->is_string()) {
+      return error_reply("bad_request", "\"name\" must be a string");
+    }
+    auto id = source.remove_workload(target->get<std::string>());
+    if (!id) return error_reply(status_code_name(id.status().code()), id.status().message());
+    return ok_reply(json{{"request", *id}});
+  }
   return error_reply("unknown_command",
-                     "unknown command \"" + name + "\" (known: members, status, events, model)");
+                     "unknown command \"" + name +
+                         "\" (known: members, status, events, model, workloads, leader, "
+                         "workload_add, workload_rm)");
 }
 
 json answer_safely(std::string_view request, ControlSource& source,

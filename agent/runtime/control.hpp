@@ -66,6 +66,50 @@ struct StatusView {
   // Federated learning, when the agent runs it: the last round and its test accuracy.
   std::optional<std::uint64_t> round;
   std::optional<double> accuracy;
+  // Consensus, when the agent is in a cluster: the leader it knows ("" when none) and the term.
+  std::optional<std::string> leader;
+  std::optional<std::uint64_t> term;
+};
+
+// One replica of a workload (`starling workloads`).
+struct WorkloadView {
+  std::string name;
+  std::string kind;
+  std::uint32_t replicas = 1;
+  std::uint32_t replica = 0;
+  std::string owner;       // 32 hex digits, "" when nobody holds the replica
+  std::string owner_name;  // from the owner's certificate, when known
+  std::uint64_t epoch = 0;
+  // "unassigned", "assigned" (held by another node, as far as this agent knows), or, on the
+  // owner itself: "starting", "waiting" (for a lease), "running", "releasing", "done".
+  std::string state;
+  std::uint64_t progress = 0;  // the last committed checkpoint's position
+  std::optional<std::uint64_t> total;  // records in the stream, when the kind says
+  std::map<std::string, std::uint64_t> counters;  // kind-specific (ok, bad, gaps, ...)
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> params;
+};
+
+// The consensus cluster as this agent sees it (`starling leader`).
+struct LeaderView {
+  std::string cluster;  // 16 hex digits, "" before the agent joined a cluster
+  std::string leader;   // 32 hex digits, "" when no leader is known
+  std::string leader_name;
+  std::string role;     // this agent's role: follower, candidate, leader, pre_candidate
+  std::uint64_t term = 0;
+  std::vector<std::string> voters;
+  std::uint64_t learners = 0;
+  std::uint64_t commit_index = 0;
+  std::uint64_t applied_index = 0;
+};
+
+// `starling workload add`: a workload spec as the operator gave it.
+struct WorkloadRequest {
+  std::string name;
+  std::string kind;
+  std::uint32_t replicas = 1;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> params;
 };
 
 // The agent's federated learning (`starling model`).
@@ -110,6 +154,17 @@ class ControlSource {
   virtual std::vector<EventView> events_since(std::uint64_t seq, std::size_t max) = 0;
   // Federated learning; nullopt when the agent runs none (the reply is a not_available error).
   virtual std::optional<ModelView> model() { return std::nullopt; }
+  // Workloads and consensus; nullopt when the agent runs no consensus (not_available).
+  virtual std::optional<std::vector<WorkloadView>> workloads() { return std::nullopt; }
+  virtual std::optional<LeaderView> leader() { return std::nullopt; }
+  // Proposes adding (removing) a workload; the reply names the request, and the table shows
+  // the workload once the entry commits. Errors become error replies named by their code.
+  virtual Result<std::uint64_t> add_workload(const WorkloadRequest&) {
+    return Status{StatusCode::kUnavailable, "this agent runs no consensus"};
+  }
+  virtual Result<std::uint64_t> remove_workload(const std::string&) {
+    return Status{StatusCode::kUnavailable, "this agent runs no consensus"};
+  }
 };
 
 struct ControlServerConfig {
