@@ -6,6 +6,7 @@
 #include <random>
 #include <system_error>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
@@ -54,6 +55,16 @@ struct WorkloadShell::State {
     return Instant(std::chrono::duration_cast<Duration>(Clock::now() - epoch));
   }
   void flush();
+  // Flushes once the loop has handled what is queued now: proposals that arrive together (a
+  // batch of control requests) share one durable write and one append per follower.
+  void flush_soon() {
+    if (flush_posted) return;
+    flush_posted = true;
+    boost::asio::post(io, [this] {
+      flush_posted = false;
+      flush();
+    });
+  }
   void schedule_timer();
   void on_runner_timer();
   void step_runners(Instant at);
@@ -71,6 +82,7 @@ struct WorkloadShell::State {
   NameOf name_of;
   Fatal fatal;
   bool failed = false;
+  bool flush_posted = false;
 
   boost::asio::steady_timer timer;
   Instant timer_at = Instant::max();
@@ -464,7 +476,7 @@ Result<std::uint64_t> WorkloadShell::add(const runtime::WorkloadRequest& request
     return Status{StatusCode::kAlreadyExists, "a workload named '" + spec.name + "' exists"};
   }
   auto request_id = s.controller->submit(consensus::AddWorkload{std::move(spec)}, s.now());
-  s.flush();
+  s.flush_soon();
   return request_id;
 }
 
@@ -474,7 +486,7 @@ Result<std::uint64_t> WorkloadShell::remove(const std::string& name) {
     return Status{StatusCode::kNotFound, "no workload named '" + name + "'"};
   }
   auto request_id = s.controller->submit(consensus::RemoveWorkload{name}, s.now());
-  s.flush();
+  s.flush_soon();
   return request_id;
 }
 
