@@ -9,17 +9,28 @@
 #       with both cores kept busy; --train adds the training speed of a learner inside an agent
 #       against a bare training loop (starling-bench-swarm --help for single runs)
 #   scripts/bench.sh aggregate                          FedAvg and robust aggregators vs memory read
+#   scripts/bench.sh workloads                          real agents on 127.0.0.1 (issue 5 targets):
+#       worker kill -9 at 20 agents until its workloads run elsewhere (10 kills), leader kill -9
+#       with 3 voters until a new leader (10 kills), committed operations/s on 5 voters beside
+#       the disk's fsync rate (starling-bench-workloads --help for single runs)
 # Works from any directory. For steady figures run on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 which=crypto
 case "${1:-}" in
-  crypto|sim|swarm|aggregate) which="$1"; shift ;;
-  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  crypto|sim|swarm|aggregate|workloads) which="$1"; shift ;;
+  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 mkdir -p build
 cmake --preset release >build/bench-configure.log 2>&1 || { cat build/bench-configure.log; exit 1; }
 cmake --build --preset release --target "starling-bench-$which"
+if [[ $which == workloads ]]; then
+  bench=build/bin/starling-bench-workloads
+  "$bench" --json failover --agents 20 --kills 10 --workloads 40 --target 3.0
+  "$bench" --json leader --agents 5 --voters 3 --kills 10
+  "$bench" --json ops --agents 5 --seconds 10
+  exit 0
+fi
 if [[ $which != swarm ]]; then
   exec "build/bin/starling-bench-$which" "$@"
 fi
