@@ -91,7 +91,7 @@ TEST_CASE("five agents run twenty stream workloads through the loss of the leade
   // Twenty streams of 1,500 records at 300 records/s, added through a follower.
   const std::size_t follower = (*leader_index + 1) % 5;
   const std::map<std::string, std::string> params{
-      {"records", "1500"}, {"rate", "300"}, {"checkpoint_every", "50"}};
+      {"records", "1500"}, {"rate", "300"}, {"checkpoint_every", "250"}};
   for (int w = 0; w < 20; ++w) {
     char name[16];
     std::snprintf(name, sizeof name, "s%02d", w);
