@@ -451,7 +451,12 @@ Instant Controller::next_deadline() const {
   for (const auto& [request, f] : forwards_) next = std::min(next, f.deadline);
   const Instant soon = now_ + options_.raft.heartbeat_interval;
   if (cluster_ == 0) next = std::min(next, soon);
-  if (is_leader()) next = std::min(next, std::min(next_schedule_at_, soon));
+  // A leader wakes at its next scheduling time, but never for a time already past: while its
+  // scheduling is blocked (its Assigns not applied yet) that would spin; `soon` retries.
+  if (is_leader()) {
+    next = std::min(next, soon);
+    if (next_schedule_at_ > now_) next = std::min(next, next_schedule_at_);
+  }
   if (!held_.empty()) {
     next = std::min(next, next_renew_at_);
     next = std::min(next, soon);
@@ -502,6 +507,7 @@ void Controller::collect_ready(Instant now) {
         elected_at_ = now;
         term_start_index_ = core_->log().last_index();
         renew_proposed_at_.clear();
+        clear_at_.clear();  // quiet_for and the election floor cover earlier leaders' moves
         schedule_dirty_ = true;
         schedule_pending_index_ = 0;
         voter_target_.clear();
@@ -800,11 +806,30 @@ void Controller::run_scheduler(Instant now) {
   Schedule s = schedule(table_, input);
   if (s.assigns.empty()) return;
   ++stats_.schedules;
-  for (const Assignment& a : s.assigns) {
+  const Duration handoff =
+      handoff_wait(options_.scheduler.lease, options_.scheduler.clock_rate_error);
+  const Duration since_election = now - elected_at_;
+  for (Assignment a : s.assigns) {
+    // The scheduler measures the start delay against the current owner only. Two more floors
+    // keep every earlier owner's lease disjoint too (W8 across several moves):
+    //  - an earlier Assign of this leader whose owner never started (partitioned, declared
+    //    dead, or released at once): the new owner may not start before that one could have,
+    //    so the delay is at least what remains of that one's (t1 + d1 - now on the leader's
+    //    clock, the same bound the W8 proof gives for one move);
+    //  - a lease anchored before this leader's election ends within handoff_wait of it, so a
+    //    replica released (delay 0 by W8) soon after an election still waits for the rest.
+    const Key key{a.workload, a.replica};
+    Duration floor = since_election < handoff ? handoff - since_election : Duration::zero();
+    if (auto it = clear_at_.find(key); it != clear_at_.end() && it->second > now) {
+      floor = std::max(floor, it->second - now);
+    }
+    a.start_delay = std::min(std::max(a.start_delay, floor), kStartDelayMax);
     auto index = propose_local(a, now);
     if (!index) break;  // flow control or a transfer: the next run proposes the rest
     ++stats_.assigns_proposed;
     schedule_pending_index_ = std::max(schedule_pending_index_, *index);
+    Instant& clear = clear_at_[key];
+    clear = std::max(clear, now + a.start_delay);
   }
 }
 

@@ -299,6 +299,9 @@ class Controller {
   Instant elected_at_{};
   std::uint64_t term_start_index_ = 0;
   std::map<NodeId, Instant> renew_proposed_at_;
+  // Per replica: the leader-clock time before which the owner of this leader's latest Assign
+  // could not have started (proposal time + start delay); floors later moves (run_scheduler).
+  std::map<std::pair<std::string, std::uint32_t>, Instant> clear_at_;
   bool schedule_dirty_ = true;
   Instant next_schedule_at_{};
   std::uint64_t schedule_pending_index_ = 0;
