@@ -22,6 +22,9 @@ Status Config::validate() const {
   if (lease_margin < Duration::zero() || lease_margin >= election_timeout_min) {
     return bad("lease_margin", "must be >= 0 and below election_timeout_min");
   }
+  if (learner_heartbeat_rounds < 1 || learner_heartbeat_rounds > 1000) {
+    return bad("learner_heartbeat_rounds", "must be 1-1000");
+  }
   if (max_append_entries < 1 || max_append_entries > 4096) {
     return bad("max_append_entries", "must be 1-4096");
   }

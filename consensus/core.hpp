@@ -297,6 +297,7 @@ class Core {
   // Leader state.
   std::map<NodeId, Progress> progress_;
   Instant heartbeat_deadline_ = Instant::max();
+  std::uint64_t heartbeat_rounds_ = 0;  // heartbeats broadcast (learners get every Nth)
   Instant check_quorum_deadline_ = Instant::max();
   std::uint64_t uncommitted_bytes_ = 0;
   NodeId transfer_target_;

@@ -253,7 +253,9 @@ void Core::broadcast_append(bool send_if_empty) {
 }
 
 void Core::broadcast_heartbeat() {
+  const bool learners_too = heartbeat_rounds_++ % config_.learner_heartbeat_rounds == 0;
   for (const auto& [id, progress] : progress_) {
+    if (progress.learner && !learners_too) continue;
     Message m;
     m.type = MessageType::kHeartbeat;
     m.to = id;

@@ -577,7 +577,7 @@ constexpr std::array<FlagHelp, kScalarKeys.size()> kFlagHelp = {{
     {"election_timeout", "DURATION", "Raft election timeout (minimum; the maximum is twice it), "
                                      "100ms..60s (default: 500ms)"},
     {"heartbeat_interval", "DURATION", "Raft leader heartbeat, at most a fifth of "
-                                       "election_timeout (default: 50ms)"},
+                                       "election_timeout (default: 100ms)"},
 }};
 
 void add_flags(CLI::App& app, FlagValues& flags) {

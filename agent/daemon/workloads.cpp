@@ -337,6 +337,7 @@ Result<std::unique_ptr<WorkloadShell>> WorkloadShell::open(
   options.raft.election_timeout_min = c.election_timeout;
   options.raft.election_timeout_max = c.election_timeout * 2;
   options.raft.heartbeat_interval = c.heartbeat_interval;
+  options.raft.learner_heartbeat_rounds = 10;  // learners: a heartbeat a second at 100 ms
   // The leader lease margin scales with the timeout (15%, as the core's default).
   options.raft.lease_margin = c.election_timeout * 15 / 100;
   options.voters = c.voters;

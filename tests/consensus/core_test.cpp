@@ -242,3 +242,29 @@ TEST_CASE("a leader ignores answers from nodes outside its configuration") {
   leader.step(hb, Instant{});
   CHECK(leader.progress().size() == 2);
 }
+
+TEST_CASE("learners get every Nth heartbeat when learner_heartbeat_rounds is N") {
+  for (std::uint32_t rounds : {1u, 10u}) {
+    CAPTURE(rounds);
+    Config config = test_config();
+    config.learner_heartbeat_rounds = rounds;
+    auto state = bootstrap_state({n(1)});
+    REQUIRE_OK(state);
+    Instant now{};
+    Core leader(config, n(1), *state, 7, now);
+    leader.campaign(now);
+    (void)leader.take_ready();
+    REQUIRE(leader.is_leader());
+    REQUIRE_OK(leader.propose_config_change(ConfigChange{ConfigChangeType::kAddLearner, n(2)}));
+    (void)leader.take_ready();
+    std::size_t to_learner = 0;
+    for (int i = 0; i < 30; ++i) {
+      now += config.heartbeat_interval;
+      leader.tick(now);
+      for (const Message& m : leader.take_ready().messages) {
+        if (m.to == n(2) && m.type == MessageType::kHeartbeat) ++to_learner;
+      }
+    }
+    CHECK(to_learner == 30 / rounds);
+  }
+}
