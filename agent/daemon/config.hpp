@@ -109,7 +109,7 @@ struct DaemonConfig {
     Duration lease = std::chrono::seconds(1);
     // Raft's election timeout is drawn from [election_timeout, 2 x election_timeout). 500 ms
     // with 100 ms heartbeats elects a new leader in about 0.6 s after a leader dies on a LAN,
-    // and still rides out nine lost heartbeats in a row.
+    // and still rides out four lost heartbeats in a row.
     Duration election_timeout = std::chrono::milliseconds(500);
     Duration heartbeat_interval = std::chrono::milliseconds(100);
     friend bool operator==(const Consensus&, const Consensus&) = default;
