@@ -286,6 +286,7 @@ void Controller::receive(const NodeId& from, ByteSpan bytes, Instant now) {
         cluster_ = frame->cluster;
         cluster_dirty_ = true;
       }
+      heard_at_[from] = now;
       core_->step(frame->raft, now);
       break;
     }
@@ -736,40 +737,56 @@ void Controller::leader_duties(Instant now) {
 
 void Controller::manage_voters(Instant now) {
   const ConfState& conf = core_->conf();
-  std::vector<NodeId> eligible;
-  if (eligible_voter(options_.labels)) eligible.push_back(self_);
-  for (const PeerView& p : peers_) {
-    if (!p.suspect && eligible_voter(p.labels)) eligible.push_back(p.id);
+  // Only what this leader heard itself counts: membership views differ between nodes (one may
+  // still call a partitioned voter alive), and removing a voter that answers while keeping one
+  // that does not can cost the quorum. So wait one election timeout after the election before
+  // judging, count a voter as live only if a frame came from it within that timeout, and
+  // never remove a live voter to reach an odd size.
+  const Duration window = options_.raft.election_timeout_min;
+  if (now - elected_at_ < window) return;
+  auto heard_within = [&](const NodeId& id, Duration d) {
+    if (id == self_) return true;
+    auto it = heard_at_.find(id);
+    return it != heard_at_.end() && now - it->second <= d;
+  };
+  auto eligible_peer = [&](const NodeId& id) {
+    for (const PeerView& p : peers_) {
+      if (p.id == id) return !p.suspect && eligible_voter(p.labels);
+    }
+    return false;
+  };
+  std::vector<NodeId> target;
+  if (conf.is_voter(self_) && eligible_voter(options_.labels) && !leaving_) target.push_back(self_);
+  for (const NodeId& v : conf.voters) {
+    if (v != self_ && eligible_peer(v) && heard_within(v, window)) target.push_back(v);
   }
-  std::sort(eligible.begin(), eligible.end());
-  std::size_t desired = std::min(options_.voters, eligible.size());
+  std::vector<NodeId> spares;  // learners answer a heartbeat a second: a wider window
+  for (const PeerView& p : peers_) {
+    if (!conf.is_voter(p.id) && conf.is_learner(p.id) && eligible_peer(p.id) &&
+        heard_within(p.id, window * 4)) {
+      spares.push_back(p.id);
+    }
+  }
+  std::size_t desired = std::min(options_.voters, target.size() + spares.size());
   if (desired % 2 == 0 && desired > 0) --desired;
+  if (target.size() > options_.voters) target.resize(options_.voters);  // self stays first
+  for (const NodeId& id : spares) {
+    if (target.size() >= desired) break;
+    target.push_back(id);
+  }
+  std::sort(target.begin(), target.end());
+  const bool odd = target.size() % 2 == 1;
   // Shrinking below three voters gains no fault tolerance and loses the chance that a voter
   // comes back: keep the configuration until replacements are live.
-  if (desired >= 1 && !(desired < conf.voters.size() && desired < 3)) {
-    std::vector<NodeId> target;
-    auto is_eligible = [&](const NodeId& id) {
-      return std::binary_search(eligible.begin(), eligible.end(), id);
-    };
-    // Keep live voters (this node first), then add eligible nodes in id order.
-    if (conf.is_voter(self_) && is_eligible(self_)) target.push_back(self_);
-    for (const NodeId& v : conf.voters) {
-      if (target.size() < desired && v != self_ && is_eligible(v)) target.push_back(v);
-    }
-    for (const NodeId& id : eligible) {
-      if (target.size() >= desired) break;
-      if (std::find(target.begin(), target.end(), id) == target.end()) target.push_back(id);
-    }
-    std::sort(target.begin(), target.end());
-    if (target != conf.voters) {
-      if (target != voter_target_ || now - voter_target_at_ > std::chrono::seconds(5)) {
-        if (core_->propose_voters(target).is_ok()) {
-          voter_target_ = target;
-          voter_target_at_ = now;
-        }
+  const bool too_small = target.size() < 3 && target.size() < conf.voters.size();
+  if (odd && !too_small && target != conf.voters) {
+    if (target != voter_target_ || now - voter_target_at_ > std::chrono::seconds(5)) {
+      if (core_->propose_voters(target).is_ok()) {
+        voter_target_ = target;
+        voter_target_at_ = now;
       }
-      return;  // learners wait until the voters are settled
     }
+    return;  // learners wait until the voters are settled
   }
   // Every other live member follows as a learner; learners dead for long are removed.
   for (const PeerView& p : peers_) {

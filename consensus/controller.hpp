@@ -286,6 +286,7 @@ class Controller {
   // Membership.
   std::vector<PeerView> peers_;
   std::map<NodeId, Instant> last_live_;  // when each node was last in the peer set
+  std::map<NodeId, Instant> heard_at_;   // when a raft frame last came from each node
   std::set<NodeId> bootstrap_view_;
   Instant bootstrap_view_since_{};
 
