@@ -470,9 +470,13 @@ Instant Controller::next_deadline() const {
 
 void Controller::drive(Instant now) {
   collect_ready(now);
-  owner_duties(now);
-  leader_duties(now);
-  collect_ready(now);
+  // Twice: entries applied by the first pass (an own Assign wants a Renew at once, a table
+  // change wants scheduling) are acted on now rather than at a deadline already due.
+  for (int pass = 0; pass < 2; ++pass) {
+    owner_duties(now);
+    leader_duties(now);
+    collect_ready(now);
+  }
 }
 
 void Controller::collect_ready(Instant now) {
