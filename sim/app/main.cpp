@@ -1,5 +1,7 @@
 // `starling-sim`: the deterministic swarm simulator. `run` executes one seeded membership
-// scenario with fault injection and prints a report whose last line is one JSON object.
+// scenario with fault injection and prints a report whose last line is one JSON object
+// (`run --fl`: federated learning; `run --workloads N`: consensus with workloads, see
+// workloads_command.hpp).
 // The only place in the simulator that reads a wall clock (for wall_s and progress).
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "federated/data/idx.hpp"
+#include "sim/app/workloads_command.hpp"
 #include "sim/fl/fl_scenario.hpp"
 #include "sim/swarm/scenario.hpp"
 
@@ -314,6 +317,36 @@ int main(int argc, char** argv) {
   run->add_option("--baselines", fl.baselines,
                   "--fl: also train centralized and/or isolated baselines, e.g. centralized,isolated");
   run->add_option("--data-dir", fl.data_dir, "--fl: Fashion-MNIST directory")->capture_default_str();
+
+  // Consensus with workloads (`run --workloads N`): the controller, stream runners, checkers.
+  starling::sim::WorkloadCommand wl;
+  run->add_option("--workloads", wl.config.workloads,
+                  "Run the consensus scenario with N stream workloads instead (then --nodes "
+                  "defaults to 5, --duration to 90s, --drift to 50000 ppm)");
+  run->add_option("--replicas", wl.config.replicas, "--workloads: replicas per workload")
+      ->capture_default_str();
+  run->add_option("--seeds", wl.seeds, "--workloads: run every seed of A..B, print failing seeds");
+  run->add_option("--faults", wl.faults,
+                  "--workloads: all, none, or some of crash,restart,partition,loss,pause,drift")
+      ->capture_default_str();
+  run->add_option("--loss-max", wl.config.loss_max, "--workloads: the highest loss drawn")
+      ->capture_default_str();
+  run->add_option("--quiet", wl.quiet, "--workloads: fault-free period at the end")
+      ->capture_default_str();
+  run->add_option("--liveness-bound", wl.bound,
+                  "--workloads: every replica runs from the quiet period's start plus this")
+      ->capture_default_str();
+  run->add_option("--records", wl.config.records, "--workloads: records per stream")
+      ->capture_default_str();
+  run->add_option("--rate", wl.config.rate_per_second, "--workloads: records per second")
+      ->capture_default_str();
+  run->add_option("--checkpoint-every", wl.config.checkpoint_every,
+                  "--workloads: records between checkpoints")->capture_default_str();
+  run->add_option("--assume-clock-error", wl.config.assumed_clock_rate_error,
+                  "--workloads: the clock-rate error bound nodes assume (0.05; below the drift "
+                  "the leases are unsafe)");
+  run->add_option("--canary", wl.canary,
+                  "--workloads: skip-lease (owners ignore their leases): the checkers must fail");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -323,6 +356,21 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  }
+  if (run->count("--workloads") > 0) {
+    wl.config.seed = c.seed;
+    if (run->count("--nodes") > 0) wl.config.nodes = c.nodes;
+    if (run->count("--drift") > 0) wl.config.drift_ppm = c.drift_ppm;
+    if (run->count("--duration") > 0) {
+      auto d = duration_arg("--duration", duration);
+      if (!d) {
+        std::cerr << "starling-sim: " << d.status().message() << "\n";
+        return 2;
+      }
+      wl.config.duration = *d;
+    }
+    wl.json_only = json_only;
+    return starling::sim::run_workload_command(wl, wall_seconds);
   }
   if (fl.enabled) {
     flc.seed = c.seed;
