@@ -36,11 +36,17 @@ std::string slurp(const std::filesystem::path& path) {
   return buffer.str();
 }
 
+// In a cross build (cmake/toolchains/) the CLI runs under the same emulator as this test:
+// "qemu-aarch64 -L SYSROOT ", set by tests/cli/CMakeLists.txt. Empty in a native build.
+#ifndef STARLING_CLI_LAUNCHER
+#define STARLING_CLI_LAUNCHER ""
+#endif
+
 // Runs `starling ARGS` in `dir` through the shell, with `env` ("NAME=value ", or empty) in its
 // environment; ARGS and env are trusted test strings.
 RunResult run_cli(const TempDir& dir, const std::string& args, const std::string& env = "") {
   const std::string command = "cd '" + dir.path().string() + "' && " + env +
-                              "'" STARLING_CLI_PATH "' " + args +
+                              STARLING_CLI_LAUNCHER "'" STARLING_CLI_PATH "' " + args +
                               " >stdout.txt 2>stderr.txt </dev/null";
   const int status = std::system(command.c_str());
   RunResult result;
