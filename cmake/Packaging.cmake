@@ -58,16 +58,26 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)          # starling_VERSION_ARCH.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 find_program(STARLING_DPKG dpkg)
-if(STARLING_DPKG)
-  execute_process(COMMAND ${STARLING_DPKG} --print-architecture
-                  OUTPUT_VARIABLE starling_deb_arch OUTPUT_STRIP_TRAILING_WHITESPACE)
-  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${starling_deb_arch})
+if(CMAKE_CROSSCOMPILING AND CMAKE_SYSTEM_PROCESSOR STREQUAL "aarch64")
+  # A cross build (cmake/toolchains/aarch64-linux-gnu.cmake): the package is for the target,
+  # and dpkg-shlibdeps cannot read the sysroot (it has no dpkg database), so Depends is the
+  # list of Debian 12 runtime packages the binaries link, written out.
+  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libc6 (>= 2.34), libfmt9, libgcc-s1, libsodium23, \
+libspdlog1.10, libsqlite3-0, libstdc++6 (>= 12), libtomlplusplus3, libtorch1.13, libzmq5, zlib1g")
+else()
+  if(STARLING_DPKG)
+    execute_process(COMMAND ${STARLING_DPKG} --print-architecture
+                    OUTPUT_VARIABLE starling_deb_arch OUTPUT_STRIP_TRAILING_WHITESPACE)
+    set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${starling_deb_arch})
+  endif()
+  # Depends: dpkg-shlibdeps derives the shared-library packages from the binaries (libsodium23,
+  # libzmq5, libsqlite3-0, libtorch1.13, libspdlog1.10, libfmt9, libtomlplusplus3, zlib1g,
+  # libc6, ...), with the versions this build needs; adduser is for the postinst.
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 endif()
-# Depends: dpkg-shlibdeps derives the shared-library packages from the binaries (libsodium23,
-# libzmq5, libsqlite3-0, libtorch1.13, libspdlog1.10, libfmt9, libtomlplusplus3, zlib1g, libc6,
-# ...), with the versions this build needs; adduser is for the postinst.
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 # libtorch trains 2-14x faster on OpenBLAS than on the reference BLAS (scripts/install-deps.sh);
 # Fashion-MNIST is only for demos (data = "fashion-mnist").
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libopenblas0-openmp")
