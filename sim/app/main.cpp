@@ -1,7 +1,7 @@
 // `starling-sim`: the deterministic swarm simulator. `run` executes one seeded membership
 // scenario with fault injection and prints a report whose last line is one JSON object
 // (`run --fl`: federated learning; `run --workloads N`: consensus with workloads, see
-// workloads_command.hpp).
+// workloads_command.hpp); `up` (sim/up) runs real agents on 127.0.0.1 instead.
 // The only place in the simulator that reads a wall clock (for wall_s and progress).
 #include <unistd.h>
 
@@ -16,6 +16,7 @@
 #include "sim/app/workloads_command.hpp"
 #include "sim/fl/fl_scenario.hpp"
 #include "sim/swarm/scenario.hpp"
+#include "sim/up/up_command.hpp"
 
 namespace {
 
@@ -347,6 +348,8 @@ int main(int argc, char** argv) {
                   "the leases are unsafe)");
   run->add_option("--canary", wl.canary,
                   "--workloads: skip-lease (owners ignore their leases): the checkers must fail");
+  starling::up::UpCommand up_command;  // `up`: real agents on 127.0.0.1 (sim/up)
+  auto* up = starling::up::add_up_command(app, up_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -357,6 +360,7 @@ int main(int argc, char** argv) {
     app.exit(e);
     return 2;
   }
+  if (up->parsed()) return starling::up::run_up_command(up_command);
   if (run->count("--workloads") > 0) {
     wl.config.seed = c.seed;
     if (run->count("--nodes") > 0) wl.config.nodes = c.nodes;

@@ -249,6 +249,22 @@ std::uint64_t LocalSwarm::incarnation_of(std::size_t i, std::size_t j) {
   return 0;
 }
 
+// --- For `starling-sim up` (issue 7) ---
+
+Status LocalSwarm::set_port(std::size_t i, std::uint16_t port) {
+  Node& node = nodes_.at(i);
+  if (node.pid > 0 || !node.address.empty()) {
+    return error(StatusCode::kAlreadyExists, "node " + node.name + " was started already");
+  }
+  if (port == 0) return error(StatusCode::kInvalidArgument, "port 0: leave it unset instead");
+  node.address = "tcp://127.0.0.1:" + std::to_string(port);
+  return Status();
+}
+
+void LocalSwarm::release() noexcept {
+  for (Node& node : nodes_) node.pid = -1;
+}
+
 bool LocalSwarm::wait_until(const std::function<bool()>& condition,
                             std::chrono::milliseconds timeout, std::chrono::milliseconds every) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -97,6 +97,14 @@ class LocalSwarm {
   static bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                          std::chrono::milliseconds every = std::chrono::milliseconds(50));
 
+  // For `starling-sim up` (issue 7): fixed ports and agents left running on purpose.
+  // Makes node i's first start bind 127.0.0.1:`port` instead of a free port.
+  // REQUIRES: node i was never started.
+  Status set_port(std::size_t i, std::uint16_t port);
+  // Forgets every running agent without stopping it: the destructor then leaves them running
+  // and whoever called this owns their process ids (node(i).pid, read before the call).
+  void release() noexcept;
+
   const Node& node(std::size_t i) const { return nodes_.at(i); }
   std::size_t size() const { return nodes_.size(); }
   std::string node_id_hex(std::size_t i) const;
