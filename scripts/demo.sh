@@ -3,11 +3,13 @@
 # end to end with the real `starling` CLI: create a fleet, enrol two devices, show and verify
 # their certificates, then show that a tampered certificate, a certificate from another fleet
 # and a revoked certificate are all rejected.
-# Then it starts a real swarm of four `starlingd` agents on 127.0.0.1 that train a cnn on their
-# shares of Fashion-MNIST by federated averaging, shows the revoked device refused, kills one
-# agent with kill -9 mid-training and shows the others declare it dead and finish the rounds,
-# and runs the membership protocol on 64 nodes in the deterministic simulator. (Workloads and
-# the report page join this demo with issues 5 and 7.)
+# Then the main job: `starling-sim up` starts a real swarm of five `starlingd` agents on
+# 127.0.0.1 that train a cnn on their Dirichlet(0.5) shares of Fashion-MNIST for 10 rounds by
+# federated averaging, run 10 `stream` workloads replicated through their consensus cluster,
+# and lose one agent to kill -9 in the middle of training; the workloads move, the others finish
+# the rounds. The demo prints `starling members`, `workloads`, `leader` and `model` from a
+# surviving agent and the path of the report page (report.html: accuracy per round, membership
+# timeline, failovers), then runs the membership protocol on 64 simulated nodes.
 #
 # Usage: scripts/demo.sh [--no-deps] [--keep]   (--keep: leave the demo directory in place)
 set -euo pipefail
@@ -41,6 +43,8 @@ cleanup() {  # stops every agent this demo started; only the main shell cleans u
   [[ $keep -eq 1 ]] || rm -rf "$work"
 }
 trap cleanup EXIT
+repo=$PWD
+kill_at=30  # seconds after the swarm is healthy: mid-training on 2 cores (5-6 s a round)
 cd "$work"
 
 if [[ -t 1 ]]; then bold=$'\033[1m'; plain=$'\033[0m'; else bold=; plain=; fi
@@ -97,71 +101,40 @@ must_fail "$starling" cert verify robot-7.crt --fleet-pub fleet/fleet.pub \
 run "$starling" cert verify gateway-1.crt --fleet-pub fleet/fleet.pub \
   --revocations fleet/revocations.list
 
-step "8. A real swarm: four starlingd agents on 127.0.0.1 that train a cnn on Fashion-MNIST"
-echo "(each agent trains on its own Dirichlet(0.5) share of the data and exchanges signed updates)"
-for n in 2 3 4; do
-  "$starling" keygen --data-dir "gateway-$n" 2>/dev/null >/dev/null
-  "$starling" enroll --fleet fleet --data-dir "gateway-$n" --name "gateway-$n" \
-    --label site=plant-a --out "gateway-$n/device.cert" >/dev/null
-done
-cp gateway-1.crt gateway-1/device.cert
-cp robot-7.crt robot-7/device.cert
-seed_key=$(sed -n 2p gateway-1/identity.pub)
-base_port=$(( 20000 + RANDOM % 20000 ))
-start_agent() {  # NAME PORT [extra flags...]
-  local name=$1 port=$2; shift 2
-  "$starlingd" --data-dir "$name" --bind "tcp://127.0.0.1:$port" --fleet-pub fleet/fleet.pub \
-    --revocations fleet/revocations.list "$@" 2>"$name.log" &
-  pids+=($!)
-  echo "started $name on tcp://127.0.0.1:$port (pid $!)"
-}
-# Polls `starling status --json` of an agent until a Python condition on it holds.
-wait_status() {  # DATA_DIR PYTHON_CONDITION_ON_s [SECONDS]
-  local deadline=$(( SECONDS + ${3:-30} ))
-  until "$starling" status --json --endpoint "ipc://$work/$1/control.sock" 2>/dev/null |
-        python3 -c "import json,sys; s=json.load(sys.stdin); sys.exit(0 if ($2) else 1)"; do
-    if (( SECONDS >= deadline )); then echo "demo: timed out waiting for: $2" >&2; exit 1; fi
-    sleep 0.2
-  done
-}
-rounds=6
-learning() {  # N: federated learning flags of gateway-N
-  echo --model cnn --data-shard "dirichlet:0.5:$(( $1 - 1 ))/4" --rounds "$rounds"
-}
-# shellcheck disable=SC2046
-start_agent gateway-1 "$base_port" $(learning 1)
-for n in 2 3 4; do
-  # shellcheck disable=SC2046
-  start_agent "gateway-$n" $(( base_port + n - 1 )) --join "$seed_key@tcp://127.0.0.1:$base_port" \
-    $(learning "$n")
-done
-wait_status gateway-1 "s['members']['alive'] == 4"
-export STARLING_ENDPOINT="ipc://$work/gateway-3/control.sock"
+step "8. The main job: starling-sim up runs a real swarm of 5 starlingd agents on 127.0.0.1"
+echo "(a throwaway fleet of its own; each agent trains a cnn on its Dirichlet(0.5) share of"
+echo " Fashion-MNIST and exchanges signed updates; 10 stream workloads are added through the"
+echo " consensus cluster; one agent is killed with kill -9 in the middle of training)"
+run "$starling_sim" up --nodes 5 --model cnn --partition dirichlet:0.5 --rounds 10 \
+  --workloads 10 --chaos "kill:3@${kill_at}s" --data-dir "$work/swarm" --keep-running
+report="$work/swarm/report/report.json"
+# The agents left running (--keep-running): stopped by cleanup at exit.
+mapfile -t kept < <(python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+for n in r['nodes']:
+    if n.get('running'):
+        print(n['pids'][-1], n['control'])
+" "$report")
+for line in "${kept[@]}"; do pids+=("${line%% *}"); done
+(( ${#kept[@]} > 0 )) || { echo "demo: no agent was left running" >&2; exit 1; }
+export STARLING_ENDPOINT="${kept[0]#* }"
+
+step "9. The swarm's state, from a surviving agent ($STARLING_ENDPOINT)"
 run "$starling" members
-step "9. The revoked robot-7 tries to join: the swarm refuses it and counts it"
-# robot-7 runs without the revocation list (it would refuse its own certificate otherwise).
-"$starlingd" --data-dir robot-7 --bind "tcp://127.0.0.1:$(( base_port + 7 ))" \
-  --fleet-pub fleet/fleet.pub --join "$seed_key@tcp://127.0.0.1:$base_port" 2>robot-7.log &
-pids+=($!)
-wait_status gateway-1 "s['peers_refused'].get('revoked', 0) >= 1"
-run "$starling" status --endpoint "ipc://$work/gateway-1/control.sock"
-wait_status gateway-3 "s.get('round', 0) >= 2" 300
+run "$starling" workloads
+run "$starling" leader
 run "$starling" model
-step "10. kill -9 gateway-4 in the middle of training: the others declare it dead and go on"
-t0=$EPOCHREALTIME
-kill -9 "${pids[3]}"
-wait "${pids[3]}" 2>/dev/null || true
-wait_status gateway-3 "s['members']['dead'] == 1"
-python3 -c "print(f'declared dead {$EPOCHREALTIME - $t0:.1f} s after the kill, as seen by gateway-3 (polled every 0.2 s)')"
-run "$starling" members
-run "$starling" events
-echo "(the three survivors finish the $rounds rounds without gateway-4)"
-wait_status gateway-3 "s.get('round', 0) >= $rounds" 600
-run "$starling" model
-step "11. The same membership code in the simulator: 64 nodes, 2% loss, 4 crashes, 2 restarts"
+
+step "10. The same membership code in the simulator: 64 nodes, 2% loss, 4 crashes, 2 restarts"
 echo "(deterministic: the same seed prints the same trace_hash; every record is Ed25519-signed)"
 run "$starling_sim" run --nodes 64 --duration 240s --loss 0.02 --crashes 4 --restarts 2 --seed 1
 
-step "Done: the trust workflow, a real swarm that learns and survives a crash, and a simulated swarm"
-[[ $keep -eq 1 ]] && echo "demo files kept in $work"
+step "Done: the trust workflow, a real swarm that learns, runs workloads and survives a kill -9"
+[[ $keep -eq 1 ]] && echo "report: $work/swarm/report/report.html (open it in a browser; report.json beside it)"
+if [[ $keep -eq 0 ]]; then
+  mkdir -p "$repo/build/demo-report"
+  cp "$work/swarm/report/report.html" "$work/swarm/report/report.json" "$repo/build/demo-report/"
+  echo "        copied to $repo/build/demo-report/ (the demo directory is removed at exit; --keep keeps it)"
+fi
 exit 0

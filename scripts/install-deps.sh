@@ -21,6 +21,8 @@ PACKAGES=(
   dpkg-dev               # dpkg-shlibdeps: CPack derives the .deb's Depends from the binaries
   file                   # CPack's DEB generator finds the ELF files to hand to dpkg-shlibdeps
   systemd                # systemd-analyze verify of the unit; systemd-sysusers for the test's throwaway root
+  chromium               # tests/up: renders starling-sim up's report page headless (no script errors)
+  chromium-driver        # WebDriver for the same browser, for scripted checks of the report page
   # --- libraries -------------------------------------------------------------------------------
   libsodium-dev          # Ed25519 signatures, X25519 conversion, hashing, memzero (crypto/)
   libzmq3-dev            # ZeroMQ transport with CurveZMQ (agent runtime)
