@@ -135,6 +135,7 @@ step "Done: the trust workflow, a real swarm that learns, runs workloads and sur
 if [[ $keep -eq 0 ]]; then
   mkdir -p "$repo/build/demo-report"
   cp "$work/swarm/report/report.html" "$work/swarm/report/report.json" "$repo/build/demo-report/"
-  echo "        copied to $repo/build/demo-report/ (the demo directory is removed at exit; --keep keeps it)"
+  echo "report: $repo/build/demo-report/report.html (open it in a browser; report.json beside it;"
+  echo "        copied out of the demo directory, which is removed at exit: --keep keeps it)"
 fi
 exit 0
