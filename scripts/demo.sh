@@ -6,7 +6,7 @@
 # Then the main job: `starling-sim up` starts a real swarm of five `starlingd` agents on
 # 127.0.0.1 that train a cnn on their Dirichlet(0.5) shares of Fashion-MNIST for 10 rounds by
 # federated averaging, run 10 `stream` workloads replicated through their consensus cluster,
-# and lose one agent to kill -9 in the middle of training; the workloads move, the others finish
+# and lose one agent to kill -9 in the middle of training; the workloads it held move, the others finish
 # the rounds. The demo prints `starling members`, `workloads`, `leader` and `model` from a
 # surviving agent and the path of the report page (report.html: accuracy per round, membership
 # timeline, failovers), then runs the membership protocol on 64 simulated nodes.
