@@ -100,7 +100,7 @@ int run_failover(const Common& c, std::size_t kills, std::size_t workloads, doub
   std::size_t leader = wait_leader(swarm, 60s);
   // Long streams that keep running for the whole benchmark.
   for (std::size_t w = 0; w < workloads; ++w) {
-    char name[16];
+    char name[32];
     std::snprintf(name, sizeof name, "w%03zu", w);
     json spec{{"name", name},
               {"kind", "stream"},
@@ -131,7 +131,7 @@ int run_failover(const Common& c, std::size_t kills, std::size_t workloads, doub
   };
   std::set<std::string> every;
   for (std::size_t w = 0; w < workloads; ++w) {
-    char name[16];
+    char name[32];
     std::snprintf(name, sizeof name, "w%03zu", w);
     every.insert(name);
   }

@@ -236,31 +236,31 @@ json answer(std::string_view request, ControlSource& source, const ControlServer
     if (spec == doc.end() || !spec->is_object()) {
       return error_reply("bad_request", "\"spec\" must be an object");
     }
-    WorkloadRequest request;
+    WorkloadRequest spec_request;
     const auto field = [&](const char* key) { return spec->find(key); };
     if (auto it = field("name"); it == spec->end() || !it->is_string()) {
       return error_reply("bad_request", "\"spec.name\" must be a string");
     } else {
-      request.name = it->get<std::string>();
+      spec_request.name = it->get<std::string>();
     }
     if (auto it = field("kind"); it == spec->end() || !it->is_string()) {
       return error_reply("bad_request", "\"spec.kind\" must be a string");
     } else {
-      request.kind = it->get<std::string>();
+      spec_request.kind = it->get<std::string>();
     }
     if (auto it = field("replicas"); it != spec->end()) {
       if (!it->is_number_unsigned() || it->get<std::uint64_t>() > 1000) {
         return error_reply("bad_request", "\"spec.replicas\" must be a small positive integer");
       }
-      request.replicas = it->get<std::uint32_t>();
+      spec_request.replicas = it->get<std::uint32_t>();
     }
-    if (auto bad = read_string_map(*spec, "labels", request.labels)) {
+    if (auto bad = read_string_map(*spec, "labels", spec_request.labels)) {
       return error_reply("bad_request", "spec: " + *bad);
     }
-    if (auto bad = read_string_map(*spec, "params", request.params)) {
+    if (auto bad = read_string_map(*spec, "params", spec_request.params)) {
       return error_reply("bad_request", "spec: " + *bad);
     }
-    auto id = source.add_workload(request);
+    auto id = source.add_workload(spec_request);
     if (!id) return error_reply(status_code_name(id.status().code()), id.status().message());
     return ok_reply(json{{"request", *id}});
   }
