@@ -40,6 +40,7 @@ for n in r["nodes"]:
         stat = open(f"/proc/{pid}/stat").read().split()
         assert stat[2] == "Z", f"agent pid {pid} of {n['name']} still running"
 print("report.json ok:", len(r["failovers"]), "failover(s)")
+open(os.path.join(os.path.dirname(sys.argv[1]), "failovers.txt"), "w").write(str(len(r["failovers"])))
 PY
 
 browser=$(command -v chromium || command -v chromium-browser || true)
@@ -51,7 +52,12 @@ timeout 120 "$browser" "${flags[@]}" --virtual-time-budget=3000 --dump-dom "file
   >"$work/dom.html" 2>"$work/chromium.log" || fail "chromium exited $? (see $work/chromium.log)"
 grep -q 'data-ready="1"' "$work/dom.html" || fail "the page's script did not run (no data-ready)"
 svgs=$(grep -o '<svg' "$work/dom.html" | wc -l)
-(( svgs >= 3 )) || fail "expected at least 3 SVG plots, found $svgs"
+# Accuracy per round and the membership timeline always; failover bars when the killed agent
+# held a workload (placement hashes random node keys: with 2 workloads on 3 agents it often
+# holds none).
+want=2
+(( $(cat "$work/report/failovers.txt") > 0 )) && want=3
+(( svgs >= want )) || fail "expected at least $want SVG plots, found $svgs"
 if grep -E 'Uncaught|CONSOLE\(.*\)\] "(Error|TypeError|ReferenceError)' "$work/chromium.log"; then
   fail "script errors in the page"
 fi
