@@ -44,7 +44,7 @@ cleanup() {  # stops every agent this demo started; only the main shell cleans u
 }
 trap cleanup EXIT
 repo=$PWD
-kill_at=30  # seconds after the swarm is healthy: mid-training on 2 cores (5-6 s a round)
+kill_at=45  # seconds after the swarm is healthy: mid-training on 2 cores (round 1 ~30 s, then 5-7 s a round)
 cd "$work"
 
 if [[ -t 1 ]]; then bold=$'\033[1m'; plain=$'\033[0m'; else bold=; plain=; fi

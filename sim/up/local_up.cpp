@@ -28,7 +28,8 @@ using namespace std::chrono_literals;
 Result<std::filesystem::path> prepare_data_dir(const std::filesystem::path& wanted) {
   std::error_code ec;
   if (wanted.empty()) {
-    std::string pattern = (std::filesystem::temp_directory_path(ec) / "starling-up-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path(ec) / "starling-up-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) {
       return error(StatusCode::kIoError, "cannot create a directory like " + pattern);
     }
@@ -37,7 +38,8 @@ Result<std::filesystem::path> prepare_data_dir(const std::filesystem::path& want
   const std::filesystem::path dir = std::filesystem::absolute(wanted, ec);
   if (std::filesystem::exists(dir, ec)) {
     if (!std::filesystem::is_directory(dir, ec)) {
-      return error(StatusCode::kInvalidArgument, "--data-dir " + dir.string() + " is not a directory");
+      return error(StatusCode::kInvalidArgument,
+                   "--data-dir " + dir.string() + " is not a directory");
     }
     if (!std::filesystem::is_empty(dir, ec)) {
       return error(StatusCode::kAlreadyExists,

@@ -37,7 +37,8 @@ Recorder::Recorder(std::vector<RecordedNode> nodes, std::int64_t zero_unix_ms)
       traffic_(nodes_.size()),
       pids_(nodes_.size()),
       views_(nodes_.size()),
-      majority_(nodes_.size()) {}
+      majority_(nodes_.size()),
+      last_change_s_(nodes_.size(), 0.0) {}
 
 std::optional<std::size_t> Recorder::index_of(const std::string& id) const {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -135,10 +136,9 @@ void Recorder::end_poll(double t, const std::vector<bool>& answered) {
     std::vector<double> times = seen[best];
     std::sort(times.begin(), times.end());
     const std::size_t k = std::min(times.size(), total / 2 + 1);
-    double at = std::min(times[k - 1], t);
-    if (!membership_.empty()) {
-      at = std::max(at, membership_.back().value("t", 0.0));
-    }
+    // Never before this node's previous change: its segments stay in order.
+    const double at = std::max(std::min(times[k - 1], t), last_change_s_[subject]);
+    last_change_s_[subject] = at;
     majority_[subject] = best;
     events_.emplace_back(at, nodes_[subject].name + " is " + best + " (seen by " +
                                  std::to_string(best_count) + " of " + std::to_string(total) + ")");
@@ -190,6 +190,7 @@ void Recorder::on_workloads(double t, const json& result) {
 }
 
 void Recorder::on_leader(double t, const json& result) {
+  if (!result.is_object()) return;
   const std::string leader = text_of(result, "leader");
   const auto term = count_of(result, "term");
   if (leaders_.empty() || leader != leader_ ||
@@ -273,9 +274,22 @@ bool Recorder::training_done(std::uint64_t rounds) const {
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     if (!running_[i]) continue;
     any = true;
-    if (models_[i].round < rounds && models_[i].state != "finished") return false;
+    // Done when the last round's accuracy was published (the report then has it), or when
+    // the agent finished with nothing to evaluate (restarted after its last round).
+    const ModelState& m = models_[i];
+    if (m.recorded_round < rounds && !(m.state == "finished" && !m.accuracy)) return false;
   }
   return any;
+}
+
+bool Recorder::membership_settled() const {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const std::string& seen = majority_[i];
+    if (running_[i] ? seen != "alive" : (seen != "dead" && seen != "left" && !seen.empty())) {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::optional<std::string> Recorder::learning_failure() const {

@@ -72,8 +72,14 @@ class Recorder {
   void set_running(std::size_t i, bool running) { running_.at(i) = running; }
 
   Progress progress() const;
-  // Whether every running agent reports `rounds` rounds done (false when none runs).
+  // Whether every running agent published the accuracy of round `rounds` (false when none
+  // runs). Rounds are sampled by polling: an agent that finishes two rounds between two polls
+  // has only the later one recorded.
   bool training_done(std::uint64_t rounds) const;
+  // Whether the majority view matches what was done: running agents alive, stopped ones dead
+  // or left. The scenario waits for it after its last fault, so that the report shows the
+  // swarm's reaction.
+  bool membership_settled() const;
   // "NAME: failed: WHY" for the first running agent whose learning failed, else nullopt.
   std::optional<std::string> learning_failure() const;
   // Human-readable lines about what changed since the last call, with their times: status
@@ -121,6 +127,7 @@ class Recorder {
   // views_[observer][subject] = (status, change time) from the last members reply.
   std::vector<std::map<std::size_t, std::pair<std::string, std::optional<double>>>> views_;
   std::vector<std::string> majority_;  // current timeline status per node ("" unknown)
+  std::vector<double> last_change_s_;  // when each node's timeline status last changed
   nlohmann::json accuracy_ = nlohmann::json::array();
   nlohmann::json membership_ = nlohmann::json::array();
   nlohmann::json raw_views_ = nlohmann::json::array();

@@ -81,7 +81,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 svg.plot{width:100%;height:auto;font-size:12px;display:block}
 svg .grid{stroke:#e3e3e3}svg text{fill:#333}
 .legend-item{cursor:pointer}.legend-item.off{opacity:.35}
-.marker-label{font-size:10px;font-weight:700;fill:#111;paint-order:stroke;stroke:#fff;stroke-width:3px}
+.marker-label{font-size:10px;font-weight:700;fill:#111;paint-order:stroke;stroke:#fff;
+stroke-width:3px}
 .empty,.note{color:#666;font-style:italic}
 code{background:#f4f4f4;padding:1px 4px}
 )";
@@ -108,9 +109,12 @@ constexpr std::string_view kScript = R"(
 
 std::string cell(const json& v) {
   if (v.is_string()) return html_escape(v.get<std::string>());
-  if (v.is_number_float()) return fixed(v.get<double>(), 4);
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    return fixed(d, std::isfinite(d) && d == std::floor(d) && std::abs(d) < 1e15 ? 0 : 4);
+  }
   if (v.is_null()) return "-";
-  return html_escape(v.dump());
+  return html_escape(v.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 std::string optional_fixed(const json& j, const char* key, int decimals,
@@ -155,7 +159,8 @@ std::string nodes_table(const json& report) {
     const std::string id = text_of(n, "id");
     out << "<tr><td>" << html_escape(node_name(report, i)) << "</td><td><code title=\""
         << html_escape(id) << "\">" << html_escape(id.substr(0, 12)) << "</code></td><td>"
-        << pids << "</td><td>" << html_escape(text_of(n, "status", "-")) << "</td><td class=\"num\">"
+        << pids << "</td><td>" << html_escape(text_of(n, "status", "-"))
+        << "</td><td class=\"num\">"
         << cell(member(n, "round")) << "</td><td class=\"num\">"
         << optional_fixed(n, "accuracy", 4) << "</td><td class=\"num\">"
         << optional_fixed(n, "loss", 4) << "</td><td>" << html_escape(text_of(n, "state", "-"))
@@ -212,7 +217,9 @@ std::string workloads_table(const json& report) {
                                          "state", "progress", "records", "bad"};
   std::ostringstream out;
   out << "<table id=\"workloads-table\"><thead><tr>";
-  for (const char* c : kColumns) out << "<th>" << (std::string(c) == "owner_name" ? "owner" : c) << "</th>";
+  for (const char* c : kColumns) {
+    out << "<th>" << (std::string(c) == "owner_name" ? "owner" : c) << "</th>";
+  }
   out << "</tr></thead><tbody>";
   for (const json& w : table) {
     out << "<tr>";
@@ -237,7 +244,9 @@ std::string baselines_text(const json& report) {
   out << "<p id=\"baselines\">Baselines on the same data, partition, seed and total epochs: ";
   out << "centralized " << optional_fixed(b, "centralized", 4) << ", isolated (mean) "
       << optional_fixed(b, "isolated_mean", 4);
-  if (const std::string note = text_of(b, "note"); !note.empty()) out << " (" << html_escape(note) << ")";
+  if (const std::string note = text_of(b, "note"); !note.empty()) {
+    out << " (" << html_escape(note) << ")";
+  }
   out << ".</p>";
   return out.str();
 }
@@ -255,7 +264,9 @@ std::string accuracy_table(const json& report) {
   const std::size_t nodes = internal::node_count(report);
   std::ostringstream out;
   out << "<table id=\"accuracy-table\"><thead><tr><th>round</th>";
-  for (std::size_t i = 0; i < nodes; ++i) out << "<th>" << html_escape(node_name(report, i)) << "</th>";
+  for (std::size_t i = 0; i < nodes; ++i) {
+    out << "<th>" << html_escape(node_name(report, i)) << "</th>";
+  }
   out << "</tr></thead><tbody>";
   for (const auto& [round, values] : by_round) {
     out << "<tr><td class=\"num\">" << round << "</td>";
@@ -312,6 +323,9 @@ std::string render_report_html(const json& report) {
       << "<h1>Starling swarm report</h1>" << summary_line(report)
       << "<h2>Scenario</h2>" << config_table(report)
       << "<h2>Test accuracy per round</h2>" << internal::accuracy_svg(report)
+      << "<p class=\"note\">Agents that aggregated the same updates hold the same model: their "
+      << "lines coincide (the table lists every value). Click a legend entry to hide a "
+      << "line.</p>"
       << baselines_text(report) << accuracy_table(report)
       << "<h2>Membership timeline</h2><p class=\"note\">Each agent as most of the other "
       << "answering agents saw it.</p>" << internal::membership_svg(report)

@@ -255,13 +255,25 @@ std::string failover_svg(const json& report) {
   }
   const std::size_t shown = std::min<std::size_t>(failovers.size(), 60);
   const double end = time_axis_end(report);
-  const double left = 130, top = 10, row = 22, width = kWidth - left - 170;
+  const double left = 130, top = 24, row = 22, width = kWidth - left - 170;
   const double height = top + double(shown) * row;
   auto x_of = [&](double t) { return left + std::clamp(t / end, 0.0, 1.0) * width; };
   std::ostringstream out;
   out << "<svg id=\"failover-plot\" class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" "
       << "viewBox=\"0 0 " << kWidth << " " << height + 44 << "\" role=\"img\" "
       << "aria-label=\"workload failovers\">";
+  // The faults, as dashed lines across the bars.
+  const json& chaos = member(report, "chaos");
+  for (const json& c : chaos.is_array() ? chaos : json::array()) {
+    const auto t = number_of(c, "t");
+    const auto node = count_of(c, "node");
+    if (!t || !node) continue;
+    const std::string label = text_of(c, "kind", "event") + " " + node_name(report, *node);
+    out << "<g class=\"chaos-line\"><line x1=\"" << x_of(*t) << "\" x2=\"" << x_of(*t)
+        << "\" y1=\"" << top - 6 << "\" y2=\"" << height << "\" stroke=\"#111\" "
+        << "stroke-dasharray=\"3 3\"/><text x=\"" << x_of(*t) << "\" y=\"" << top - 10
+        << "\" text-anchor=\"middle\">" << html_escape(label) << "</text></g>";
+  }
   for (std::size_t k = 0; k < shown; ++k) {
     const json& f = failovers[k];
     const double y = top + double(k) * row;
@@ -269,18 +281,20 @@ std::string failover_svg(const json& report) {
     const auto stop = number_of(f, "end_s");
     const auto from = count_of(f, "from");
     const auto to = count_of(f, "to");
-    const std::string who = (from ? node_name(report, *from) : "?") + " \u2192 " +
-                            (to ? node_name(report, *to) : "not moved");
-    const std::string took = stop ? seconds_label(*stop - start) : "not done";
+    const std::string source = from ? node_name(report, *from) : "?";
+    const std::string who =
+        stop ? source + " \u2192 " + (to ? node_name(report, *to) : "?") + " " +
+                   seconds_label(*stop - start)
+             : source + ": not running elsewhere by the end";
     out << "<g class=\"failover\"><text x=\"" << left - 8 << "\" y=\"" << y + 13
         << "\" text-anchor=\"end\">" << html_escape(text_of(f, "workload", "?")) << "</text>"
         << "<rect x=\"" << x_of(start) << "\" y=\"" << y << "\" width=\""
         << std::max(2.0, x_of(stop.value_or(end)) - x_of(start)) << "\" height=\"16\" fill=\""
         << (stop ? "#3b7dd8" : "#c8c8c8") << "\"" << (stop ? "" : " stroke-dasharray=\"4 3\"")
-        << " stroke=\"#3b7dd8\"><title>" << html_escape(text_of(f, "workload")) << ": "
-        << html_escape(who) << " after " << html_escape(text_of(f, "cause")) << ", " << took
+        << " stroke=\"#3b7dd8\"><title>" << html_escape(text_of(f, "workload")) << " after the "
+        << html_escape(text_of(f, "cause")) << ": " << html_escape(who)
         << "</title></rect><text x=\"" << x_of(stop.value_or(end)) + 6 << "\" y=\"" << y + 13
-        << "\">" << html_escape(who) << " " << took << "</text></g>";
+        << "\">" << html_escape(who) << "</text></g>";
   }
   out << time_axis(end, left, width, height + 2) << "</svg>";
   if (shown < failovers.size()) {

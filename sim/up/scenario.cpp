@@ -28,6 +28,8 @@ constexpr std::size_t kStatusEvery = 4;
 constexpr auto kQueryTimeout = 1500ms;
 // workload_add is refused with "unavailable" until the agents elect a leader.
 constexpr auto kWorkloadAddDeadline = 60s;
+// Failure detection takes about 2 s in the default profile; 30 s covers a loaded machine.
+constexpr double kSettleMax_s = 30;
 
 std::int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -102,6 +104,7 @@ UpSummary Scenario::run() {
   Status status = start_agents();
   if (status.is_ok()) status = wait_healthy();
   if (status.is_ok()) {
+    poll(now_s(), true);  // the timeline from t = 0, before workloads take their time
     probe_workloads();
     if (config_.workloads > 0 && workloads_supported_) add_workloads();
     status = main_loop();
@@ -184,8 +187,8 @@ Status Scenario::wait_healthy() {
     bool all = true;
     for (std::size_t i = 0; i < config_.nodes; ++i) {
       if (!swarm_.running(i)) {
-        return error(StatusCode::kUnavailable, swarm_.node(i).name + " exited; see " +
-                                                   (swarm_.node(i).data_dir / "starlingd.log").string());
+        const std::string log = (swarm_.node(i).data_dir / "starlingd.log").string();
+      return error(StatusCode::kUnavailable, swarm_.node(i).name + " exited; see " + log);
       }
       auto status = swarm_.query(i, "status", kQueryTimeout);
       alive[i] = status ? count_of(member(*status, "members"), "alive").value_or(0) : 0;
@@ -248,7 +251,8 @@ void Scenario::add_workloads() {
       auto reply = request(swarm_.node(i).control,
                            {{"v", 1}, {"cmd", "workload_add"}, {"spec", spec}});
       if (reply && reply->code.empty()) break;
-      const std::string why = reply ? reply->code + ": " + reply->message : reply.status().message();
+      const std::string why =
+          reply ? reply->code + ": " + reply->message : reply.status().message();
       if (reply && reply->code != "unavailable") {
         print("workloads: adding " + std::string(name) + " failed (" + why +
               "); going on without more workloads");
@@ -285,7 +289,10 @@ Status Scenario::main_loop() {
                               std::none_of(paused_until_.begin(), paused_until_.end(),
                                            [](const auto& p) { return p.has_value(); });
       const bool learned = config_.model == "none" || recorder_->training_done(config_.rounds);
-      if (chaos_done && learned && now_s() >= to_seconds(config_.min_duration)) {
+      // After the last fault, wait (a bounded while) for the swarm to see it.
+      const bool settled =
+          recorder_->membership_settled() || now_s() > last_chaos_s_ + kSettleMax_s;
+      if (chaos_done && learned && settled && now_s() >= to_seconds(config_.min_duration)) {
         print_progress(now_s(), true);
         return Status();
       }
@@ -365,12 +372,14 @@ void Scenario::fire_due_chaos(double t) {
       continue;
     }
     recorder_->on_resumed(i, t);
+    last_chaos_s_ = t;
     print_at(t, "chaos: SIGCONT " + swarm_.node(i).name + " (end of its pause)");
   }
   while (next_chaos_ < config_.chaos.size() &&
          to_seconds(config_.chaos[next_chaos_].at) <= t) {
     const ChaosEvent& event = config_.chaos[next_chaos_++];
     const std::string problem = fire(event, t);
+    last_chaos_s_ = t;
     recorder_->on_chaos(t, event, problem);
     print_at(t, "chaos: " + event.to_string() + " on " + swarm_.node(event.node).name +
                     (problem.empty() ? "" : " FAILED: " + problem));

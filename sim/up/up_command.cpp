@@ -55,7 +55,8 @@ Status finish_parsing(UpCommand& c) {
       c.config.baseline_isolated = true;
     } else {
       return error(StatusCode::kInvalidArgument,
-                   "--baselines: unknown baseline '" + item + "' (use centralized, isolated or both)");
+                   "--baselines: unknown baseline '" + item +
+                       "' (use centralized, isolated or both)");
     }
     if (comma == std::string::npos) break;
     start = comma + 1;

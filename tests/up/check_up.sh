@@ -28,6 +28,13 @@ assert any(c.get("kind") == "kill" or "kill" in json.dumps(c) for c in r["chaos"
 rounds = [n.get("round", 0) for n in r["nodes"] if n["name"] != "n2"]
 assert min(rounds) >= 2, rounds
 assert r["accuracy"], "no accuracy per round"
+for i in (0, 1):  # the survivors: the last round's accuracy, rounds in order (polling may
+    got = [a["round"] for a in r["accuracy"] if a["node"] == i]  # miss a quick round 1)
+    assert got and got[-1] == 2 and got == sorted(set(got)), (i, got)
+    assert all(0 < a["accuracy"] <= 1 for a in r["accuracy"]), r["accuracy"]
+killed = [c["t"] for c in r["chaos"] if c.get("kind") == "kill"][0]
+dead = [m["t"] for m in r["membership"] if m["node"] == 2 and m["status"] == "dead"]
+assert dead and killed < dead[-1] < killed + 30, (killed, dead)
 assert len(r["workloads"]) >= 2, r["workloads"]
 assert r["failovers"] is not None
 # No orphans: every process this run started is gone.

@@ -68,6 +68,7 @@ class Scenario {
   bool healthy_ = false;
 
   std::size_t next_chaos_ = 0;
+  double last_chaos_s_ = -1e9;  // when the last fault (or resume) was injected
   // Per agent: process state as this run made it.
   std::vector<bool> stopped_;                   // killed or terminated, not restarted
   std::vector<std::optional<double>> paused_until_;
