@@ -185,6 +185,13 @@ struct Agent::State final : public runtime::ControlSource {
   void on_consensus_frame(const CurveKey& key, const wire::EnvelopeHeader& header,
                           const Bytes& payload);
   void send_consensus(const NodeId& to, const Bytes& frame);
+  // Point-to-point messages (federated learning, consensus) outside membership: the sender's
+  // key must be an admitted member's, its envelope sender that member, its sequence fresh.
+  bool admit_direct(const CurveKey& key, const wire::EnvelopeHeader& header,
+                    std::string_view untrusted_reason);
+  // Sends `bytes` in an envelope of `envelope_type` to member `to`'s transport address.
+  void send_direct(const NodeId& to, std::uint8_t envelope_type, const Bytes& bytes,
+                   std::string_view label);
   void update_workload_peers();
   void publish_cluster(std::uint64_t cluster);
   void publish_progress(std::uint64_t round, double accuracy);
@@ -427,22 +434,7 @@ void Agent::State::on_round_message(const CurveKey& key, const wire::EnvelopeHea
     count_reject("unknown_type");
     return;
   }
-  const auto node = trust.node_of_curve_key(key);
-  if (!node) {
-    count_reject("fl_untrusted_key");  // membership admits peers first; rare
-    return;
-  }
-  if (*node != header.sender) {
-    count_reject("sender_mismatch");
-    return;
-  }
-  wire::DecodedMessage stamp;
-  stamp.sender_sequence = header.sender_sequence;
-  stamp.message.sender = header.sender;
-  if (!replay.check_and_accept(stamp).is_ok()) {
-    count_reject("replay");
-    return;
-  }
+  if (!admit_direct(key, header, "fl_untrusted_key")) return;
   const std::uint8_t kind = header.type - wire::kFederatedTypeFirst + 1;
   if (kind < 1 || kind > 3) {
     count_reject("unknown_type");
@@ -454,6 +446,34 @@ void Agent::State::on_round_message(const CurveKey& key, const wire::EnvelopeHea
 
 void Agent::State::send_round_message(const NodeId& to, federated::RoundMessageType type,
                                       const Bytes& bytes) {
+  const auto envelope_type =
+      static_cast<std::uint8_t>(wire::kFederatedTypeFirst + static_cast<std::uint8_t>(type) - 1);
+  send_direct(to, envelope_type, bytes, "fl_" + std::to_string(envelope_type));
+}
+
+bool Agent::State::admit_direct(const CurveKey& key, const wire::EnvelopeHeader& header,
+                                std::string_view untrusted_reason) {
+  const auto node = trust.node_of_curve_key(key);
+  if (!node) {
+    count_reject(untrusted_reason);  // membership admits peers first; rare
+    return false;
+  }
+  if (*node != header.sender) {
+    count_reject("sender_mismatch");
+    return false;
+  }
+  wire::DecodedMessage stamp;
+  stamp.sender_sequence = header.sender_sequence;
+  stamp.message.sender = header.sender;
+  if (!replay.check_and_accept(stamp).is_ok()) {
+    count_reject("replay");
+    return false;
+  }
+  return true;
+}
+
+void Agent::State::send_direct(const NodeId& to, std::uint8_t envelope_type, const Bytes& bytes,
+                               std::string_view label) {
   const membership::Member* member = core->find(to);
   if (member == nullptr) {
     count_reject("unresolved_peer");
@@ -464,10 +484,8 @@ void Agent::State::send_round_message(const NodeId& to, federated::RoundMessageT
     count_reject("unresolved_peer");
     return;
   }
-  const auto envelope_type =
-      static_cast<std::uint8_t>(wire::kFederatedTypeFirst + static_cast<std::uint8_t>(type) - 1);
   send_bytes(*peer, wire::encode_envelope(envelope_type, identity.node_id(), next_sequence(), bytes),
-             "fl_" + std::to_string(envelope_type));
+             label);
 }
 
 void Agent::State::on_consensus_frame(const CurveKey& key, const wire::EnvelopeHeader& header,
@@ -479,40 +497,12 @@ void Agent::State::on_consensus_frame(const CurveKey& key, const wire::EnvelopeH
     count_reject("unknown_type");
     return;
   }
-  const auto node = trust.node_of_curve_key(key);
-  if (!node) {
-    count_reject("consensus_untrusted_key");  // membership admits peers first; rare
-    return;
-  }
-  if (*node != header.sender) {
-    count_reject("sender_mismatch");
-    return;
-  }
-  wire::DecodedMessage stamp;
-  stamp.sender_sequence = header.sender_sequence;
-  stamp.message.sender = header.sender;
-  if (!replay.check_and_accept(stamp).is_ok()) {
-    count_reject("replay");
-    return;
-  }
+  if (!admit_direct(key, header, "consensus_untrusted_key")) return;
   workload_shell->on_frame(header.sender, ByteSpan(payload).subspan(wire::kEnvelopeHeaderSize));
 }
 
 void Agent::State::send_consensus(const NodeId& to, const Bytes& frame) {
-  const membership::Member* member = core->find(to);
-  if (member == nullptr) {
-    count_reject("unresolved_peer");
-    return;
-  }
-  auto peer = resolve(to, member->address);
-  if (!peer) {
-    count_reject("unresolved_peer");
-    return;
-  }
-  send_bytes(*peer,
-             wire::encode_envelope(wire::kConsensusTypeFirst, identity.node_id(), next_sequence(),
-                                   frame),
-             "consensus");
+  send_direct(to, wire::kConsensusTypeFirst, frame, "consensus");
 }
 
 void Agent::State::update_workload_peers() {

@@ -318,19 +318,23 @@ Result<consensus::ConfState> decode_conf(ByteSpan bytes) {
 
 std::int64_t as_int(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 
+// Replaces the stored snapshot (one row).
+Status save_raft_snapshot(Database& db, const consensus::Snapshot& snap) {
+  STARLING_ASSIGN_OR_RETURN(Query query, db.query(kSaveRaftSnapshot));
+  STARLING_RETURN_IF_ERROR(query.bind(1, as_int(snap.meta.index)));
+  STARLING_RETURN_IF_ERROR(query.bind(2, as_int(snap.meta.term)));
+  STARLING_RETURN_IF_ERROR(query.bind(3, ByteSpan(encode_conf(snap.meta.conf))));
+  STARLING_RETURN_IF_ERROR(query.bind(4, ByteSpan(snap.data)));
+  return query.run();
+}
+
 }  // namespace
 
 Status Store::save_consensus(const consensus::ControllerOutput& out) {
   if (!out.must_persist()) return Status::ok();
   STARLING_ASSIGN_OR_RETURN(Transaction transaction, Transaction::begin(db()));
   if (out.snapshot) {
-    const consensus::Snapshot& snap = *out.snapshot;
-    STARLING_ASSIGN_OR_RETURN(Query query, db().query(kSaveRaftSnapshot));
-    STARLING_RETURN_IF_ERROR(query.bind(1, as_int(snap.meta.index)));
-    STARLING_RETURN_IF_ERROR(query.bind(2, as_int(snap.meta.term)));
-    STARLING_RETURN_IF_ERROR(query.bind(3, ByteSpan(encode_conf(snap.meta.conf))));
-    STARLING_RETURN_IF_ERROR(query.bind(4, ByteSpan(snap.data)));
-    STARLING_RETURN_IF_ERROR(query.run());
+    STARLING_RETURN_IF_ERROR(save_raft_snapshot(db(), *out.snapshot));
     STARLING_RETURN_IF_ERROR(db().exec(kDeleteRaftLog, "clear the consensus log"));
   }
   if (!out.entries.empty()) {
@@ -378,14 +382,7 @@ Status Store::save_consensus(const consensus::ControllerOutput& out) {
   }
   if (out.compacted) {
     const consensus::Snapshot& snap = *out.compacted;
-    {
-      STARLING_ASSIGN_OR_RETURN(Query query, db().query(kSaveRaftSnapshot));
-      STARLING_RETURN_IF_ERROR(query.bind(1, as_int(snap.meta.index)));
-      STARLING_RETURN_IF_ERROR(query.bind(2, as_int(snap.meta.term)));
-      STARLING_RETURN_IF_ERROR(query.bind(3, ByteSpan(encode_conf(snap.meta.conf))));
-      STARLING_RETURN_IF_ERROR(query.bind(4, ByteSpan(snap.data)));
-      STARLING_RETURN_IF_ERROR(query.run());
-    }
+    STARLING_RETURN_IF_ERROR(save_raft_snapshot(db(), snap));
     STARLING_ASSIGN_OR_RETURN(Query query, db().query(kDeleteRaftLogUpTo));
     STARLING_RETURN_IF_ERROR(query.bind(1, as_int(snap.meta.index)));
     STARLING_RETURN_IF_ERROR(query.run());
