@@ -189,6 +189,10 @@ int print_model(const json& m) {
     std::cout << ", " << count.get<std::uint64_t>() << " " << reason;
   }
   std::cout << "\n";
+  if (const auto it = m.find("byzantine"); it != m.end() && it->is_string()) {
+    std::cout << "BYZANTINE:  " << it->get<std::string>()
+              << " (fault injection: this agent sends corrupted updates)\n";
+  }
   return kExitOk;
 }
 

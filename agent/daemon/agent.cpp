@@ -50,6 +50,10 @@ constexpr Duration kHoldTimeout = std::chrono::seconds(3);
 // Messages waiting for certificates, all peers together: a joiner's burst fits, a flood of
 // unknown keys cannot grow memory.
 constexpr std::size_t kHeldMessagesMax = 256;
+// Point-to-point envelopes waiting for their sender's certificate: count and bytes (model
+// updates are large) bounded the same way.
+constexpr std::size_t kHeldDirectMax = 64;
+constexpr std::size_t kHeldDirectBytesMax = 32u << 20;
 // A certificate request to the same key is not repeated sooner than this.
 constexpr Duration kCertRequestInterval = std::chrono::milliseconds(500);
 // Housekeeping period: held-message expiry, loop-lag sampling, control socket safety poll.
@@ -113,6 +117,17 @@ class DataDirLock {
 struct Held {
   CurveKey key;
   wire::DecodedMessage decoded;
+  Instant deadline;
+};
+
+// A point-to-point envelope (federated learning, consensus) from a key whose certificate is
+// not known yet: a peer that has just joined often sends its first round update or vote before
+// membership has shown it here. Kept until the certificate arrives (retry_held) or
+// kHoldTimeout passes.
+struct HeldDirect {
+  CurveKey key;
+  wire::EnvelopeHeader header;
+  Bytes payload;
   Instant deadline;
 };
 
@@ -187,8 +202,12 @@ struct Agent::State final : public runtime::ControlSource {
   void send_consensus(const NodeId& to, const Bytes& frame);
   // Point-to-point messages (federated learning, consensus) outside membership: the sender's
   // key must be an admitted member's, its envelope sender that member, its sequence fresh.
+  // A sender not known yet is held (HeldDirect) rather than refused: false either way.
   bool admit_direct(const CurveKey& key, const wire::EnvelopeHeader& header,
-                    std::string_view untrusted_reason);
+                    std::string_view untrusted_reason, const Bytes& payload);
+  // After admission: hands the envelope's body to the learner or the workload shell.
+  void deliver_round_message(const wire::EnvelopeHeader& header, const Bytes& payload);
+  void deliver_consensus_frame(const wire::EnvelopeHeader& header, const Bytes& payload);
   // Sends `bytes` in an envelope of `envelope_type` to member `to`'s transport address.
   void send_direct(const NodeId& to, std::uint8_t envelope_type, const Bytes& bytes,
                    std::string_view label);
@@ -260,6 +279,8 @@ struct Agent::State final : public runtime::ControlSource {
   std::uint64_t sequence_counter = 0;
   wire::EnvelopeReplayFilter replay;
   std::deque<Held> held;
+  std::deque<HeldDirect> held_direct;
+  std::size_t held_direct_bytes = 0;
   std::map<std::pair<CurveKey, NodeId>, Instant> cert_requested;
   std::set<CurveKey> denied;
   std::map<NodeId, runtime::PeerAddress> peer_cache;  // by member id, checked against address
@@ -434,7 +455,12 @@ void Agent::State::on_round_message(const CurveKey& key, const wire::EnvelopeHea
     count_reject("unknown_type");
     return;
   }
-  if (!admit_direct(key, header, "fl_untrusted_key")) return;
+  if (!admit_direct(key, header, "fl_untrusted_key", payload)) return;
+  deliver_round_message(header, payload);
+}
+
+void Agent::State::deliver_round_message(const wire::EnvelopeHeader& header,
+                                         const Bytes& payload) {
   const std::uint8_t kind = header.type - wire::kFederatedTypeFirst + 1;
   if (kind < 1 || kind > 3) {
     count_reject("unknown_type");
@@ -452,10 +478,17 @@ void Agent::State::send_round_message(const NodeId& to, federated::RoundMessageT
 }
 
 bool Agent::State::admit_direct(const CurveKey& key, const wire::EnvelopeHeader& header,
-                                std::string_view untrusted_reason) {
+                                std::string_view untrusted_reason, const Bytes& payload) {
   const auto node = trust.node_of_curve_key(key);
   if (!node) {
-    count_reject(untrusted_reason);  // membership admits peers first; rare
+    // Membership usually admits peers first; a joiner's first messages can come before.
+    held_direct.push_back(HeldDirect{key, header, payload, now() + kHoldTimeout});
+    held_direct_bytes += payload.size();
+    while (held_direct.size() > kHeldDirectMax || held_direct_bytes > kHeldDirectBytesMax) {
+      held_direct_bytes -= held_direct.front().payload.size();
+      held_direct.pop_front();
+      count_reject(untrusted_reason);
+    }
     return false;
   }
   if (*node != header.sender) {
@@ -497,7 +530,12 @@ void Agent::State::on_consensus_frame(const CurveKey& key, const wire::EnvelopeH
     count_reject("unknown_type");
     return;
   }
-  if (!admit_direct(key, header, "consensus_untrusted_key")) return;
+  if (!admit_direct(key, header, "consensus_untrusted_key", payload)) return;
+  deliver_consensus_frame(header, payload);
+}
+
+void Agent::State::deliver_consensus_frame(const wire::EnvelopeHeader& header,
+                                           const Bytes& payload) {
   workload_shell->on_frame(header.sender, ByteSpan(payload).subspan(wire::kEnvelopeHeaderSize));
 }
 
@@ -714,6 +752,9 @@ void Agent::State::deny(const CurveKey& key, std::string_view reason, const std:
   spdlog::warn("refusing peer {}: certificate {}", who, reason);
   // Whatever it sent while we waited goes.
   std::erase_if(held, [&](const Held& h) { return h.key == key; });
+  std::erase_if(held_direct, [&](const HeldDirect& h) { return h.key == key; });
+  held_direct_bytes = 0;
+  for (const HeldDirect& h : held_direct) held_direct_bytes += h.payload.size();
 }
 
 void Agent::State::retry_held() {
@@ -721,6 +762,24 @@ void Agent::State::retry_held() {
   waiting.swap(held);
   for (Held& h : waiting) {
     if (!try_deliver(h.key, h.decoded)) held.push_back(std::move(h));
+  }
+  std::deque<HeldDirect> direct;
+  direct.swap(held_direct);
+  held_direct_bytes = 0;
+  for (HeldDirect& h : direct) {
+    const bool fl = h.header.type >= wire::kFederatedTypeFirst &&
+                    h.header.type <= wire::kFederatedTypeLast;
+    if (!trust.node_of_curve_key(h.key)) {  // still unknown: waits on, same deadline
+      held_direct_bytes += h.payload.size();
+      held_direct.push_back(std::move(h));
+      continue;
+    }
+    if (!admit_direct(h.key, h.header, fl ? "fl_untrusted_key" : "consensus_untrusted_key",
+                      h.payload)) {
+      continue;
+    }
+    if (fl && learning) deliver_round_message(h.header, h.payload);
+    if (!fl && workload_shell) deliver_consensus_frame(h.header, h.payload);
   }
 }
 
@@ -754,6 +813,13 @@ void Agent::State::on_maintenance() {
   while (!held.empty() && held.front().deadline <= at) {
     held.pop_front();
     count_reject("certificate_timeout");
+  }
+  while (!held_direct.empty() && held_direct.front().deadline <= at) {
+    const bool fl = held_direct.front().header.type >= wire::kFederatedTypeFirst &&
+                    held_direct.front().header.type <= wire::kFederatedTypeLast;
+    held_direct_bytes -= held_direct.front().payload.size();
+    held_direct.pop_front();
+    count_reject(fl ? "fl_untrusted_key" : "consensus_untrusted_key");
   }
   std::erase_if(cert_requested, [&](const auto& entry) {
     return at - entry.second >= kCertRequestInterval;

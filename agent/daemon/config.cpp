@@ -28,6 +28,7 @@
 #include "agent/runtime/control.hpp"
 #include "federated/core/aggregate.hpp"
 #include "federated/core/codec.hpp"
+#include "federated/data/byzantine.hpp"
 #include "federated/data/partition.hpp"
 
 #ifndef STARLINGD_VERSION
@@ -41,13 +42,13 @@ namespace fs = std::filesystem;
 
 // The single-valued settings, in the order they are validated and written. Each is a TOML key
 // and, with '_' as '-', a flag. `join` and `labels` are handled apart (a list and a table).
-constexpr std::array<std::string_view, 36> kScalarKeys = {
+constexpr std::array<std::string_view, 37> kScalarKeys = {
     "name",     "data_dir", "bind",    "advertise",   "control",   "metrics",       "fleet_pub",
     "cert",     "revocations", "profile", "log_level", "log_format", "leave_timeout",
     // Federated learning.
     "model", "data", "data_shard", "rounds", "local_epochs", "learning_rate", "batch_size",
     "codec", "aggregator", "fanout", "quorum", "round_deadline", "train_threads", "fl_mode",
-    "norm_bound", "norm_filter",
+    "norm_bound", "norm_filter", "byzantine",
     // Consensus and workloads.
     "consensus", "voters", "bootstrap_expect", "capacity", "lease", "election_timeout",
     "heartbeat_interval"};
@@ -569,6 +570,9 @@ constexpr std::array<FlagHelp, kScalarKeys.size()> kFlagHelp = {{
     {"norm_bound", "L2", "Reject peer updates above this L2 norm, 0 = no bound (default: 0)"},
     {"norm_filter", "FACTOR", "Leave out updates above FACTOR x the round's median norm, 0 = "
                               "off (default: 0)"},
+    {"byzantine", "KIND", "TESTING ONLY, fault injection: send corrupted updates (signflip, scale, "
+                          "noise, labelflip) to exercise the robust aggregators; never on a "
+                          "production fleet (default: none)"},
     {"consensus", "on|off", "Take part in the workload consensus (default: on)"},
     {"voters", "N", "Consensus voters to keep, 1, 3, 5 or 7 (default: 5)"},
     {"bootstrap_expect", "N", "Members that found a new cluster, 1, 3, 5 or 7 (default: 3)"},
@@ -802,6 +806,14 @@ Status parse_learning(const Given& given, DaemonConfig::Learning& l) {
   }
   if (const auto* s = given("norm_filter")) {
     if (*s->value != "0") STARLING_RETURN_IF_ERROR(real("norm_filter", 1.0 - 1e-12, 1000.0, l.norm_filter));
+  }
+  if (const auto* s = given("byzantine")) {
+    if (*s->value != "none") {
+      if (auto k = federated::parse_byzantine_kind(*s->value); !k) {
+        return invalid(s->origin, k.status().message() + " or none");
+      }
+      l.byzantine = *s->value;
+    }
   }
   if (const auto* s = given("fl_mode")) {
     STARLING_RETURN_IF_ERROR(validate_choice(s->origin, *s->value, {"sync", "async"}));
@@ -1124,6 +1136,7 @@ std::string to_toml(const DaemonConfig& config) {
   line("fl_mode", l.mode);
   line("norm_bound", number(l.norm_bound));
   line("norm_filter", number(l.norm_filter));
+  if (!l.byzantine.empty()) line("byzantine", l.byzantine);
   const DaemonConfig::Consensus& k = config.consensus;
   out << "\n# Consensus and workloads.\n";
   line("consensus", k.enabled ? "on" : "off");

@@ -96,6 +96,10 @@ struct DaemonConfig {
     std::string mode = "sync";         // sync (rounds, quorum) or async (gossip learning)
     double norm_bound = 0;             // reject peer updates above this L2 norm; 0 = none
     double norm_filter = 0;            // leave out updates above this x the median norm; 0 = off
+    // TESTING ONLY (fault injection): "" (honest) or a federated::ByzantineKind name; the
+    // agent then sends corrupted updates, as a compromised device would, so that test fleets
+    // (`starling-sim up --byzantine`) exercise the robust aggregators against real agents.
+    std::string byzantine;
     friend bool operator==(const Learning&, const Learning&) = default;
   };
   Learning learning;

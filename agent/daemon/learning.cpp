@@ -18,6 +18,7 @@
 #include "agent/wire/update_signer.hpp"
 #include "base/rng.hpp"
 #include "crypto/files.hpp"
+#include "federated/data/byzantine.hpp"
 #include "federated/data/device_data.hpp"
 #include "federated/data/idx.hpp"
 #include "federated/data/partition.hpp"
@@ -31,6 +32,10 @@ constexpr std::string_view kCheckpointFile = "model.ckpt";
 constexpr std::uint32_t kCheckpointMagic = 0x53464c31;  // "SFL1"
 // Device data without a test set keeps this share of its rows for evaluation.
 constexpr double kHeldOutShare = 0.1;
+// Round messages held until the learner is ready (Learning::State::early): enough for a first
+// round with every peer of a default fanout (16), a few times over, within a memory bound.
+constexpr std::size_t kEarlyMessagesMax = 64;
+constexpr std::size_t kEarlyBytesMax = 32u << 20;
 
 // A FIFO of jobs run by one thread. post() is thread-safe; the destructor finishes the job in
 // progress, drops the rest and joins.
@@ -193,6 +198,19 @@ struct Learning::State {
   std::optional<double> loss;
   std::optional<double> train_images_per_s;
   std::uint64_t evaluated_round = 0;
+  std::deque<runtime::ModelView::RoundEval> history;  // at most kModelHistoryMax
+  // Round messages from peers that arrived while the worker was still loading (the core does
+  // not exist yet): replayed once it does, so that a slow starter does not wait for its first
+  // round's deadline. At most kEarlyMessagesMax, the oldest dropped first.
+  struct Early {
+    NodeId from;
+    federated::RoundMessageType type;
+    Bytes bytes;
+  };
+  std::deque<Early> early;
+  std::size_t early_bytes = 0;
+  // Fault injection (config key byzantine, testing only).
+  std::optional<federated::ByzantineKind> byzantine;
 
   // Declared last: destroyed first, so no job runs while the members above go away.
   WorkerSide worker_side;
@@ -214,6 +232,11 @@ Result<std::unique_ptr<Learning>> Learning::open(boost::asio::io_context& io,
   auto state = std::make_unique<State>(io, config, data_dir, identity, keys, std::move(send),
                                        std::move(publish));
   State* s = state.get();
+  if (!config.byzantine.empty()) {
+    STARLING_ASSIGN_OR_RETURN(s->byzantine, federated::parse_byzantine_kind(config.byzantine));
+    spdlog::warn("TESTING ONLY: this agent is Byzantine ({}): it sends corrupted model updates "
+                 "to its peers (config key byzantine)", config.byzantine);
+  }
   // Everything slow happens on the worker: loading the data and building the model.
   s->worker->post([s] {
     const std::uint64_t seed = 1;  // every device starts from the same initial model
@@ -234,6 +257,9 @@ Result<std::unique_ptr<Learning>> Learning::open(boost::asio::io_context& io,
       return;
     }
     s->worker_side.train = std::move(data->first);
+    if (s->byzantine == federated::ByzantineKind::kLabelFlip) {
+      federated::flip_labels(s->worker_side.train);
+    }
     s->worker_side.test = std::move(data->second);
     s->worker_side.learner = std::move(*learner);
     std::vector<float> initial((*s->worker_side.learner).parameter_count());
@@ -256,6 +282,11 @@ void Learning::State::on_ready(std::vector<std::size_t> tensor_sizes, std::vecto
   round.mode = federated::parse_round_mode(config.mode).value();  // validated by the config
   round.norm_bound = config.norm_bound;
   round.norm_filter = config.norm_filter;
+  if (byzantine) {
+    // Modified software: it does not hold its own update to the bounds it applies to others.
+    round.norm_bound = 0;
+    round.norm_filter = 0;
+  }
   round.fanout = config.fanout;
   round.quorum = config.quorum;
   round.round_deadline = config.round_deadline;
@@ -274,6 +305,9 @@ void Learning::State::on_ready(std::vector<std::size_t> tensor_sizes, std::vecto
   core->set_peers(peers, now());
   core->start(now(), first_round);
   state = "training";
+  for (Early& e : early) core->step(e.from, e.type, e.bytes, now());
+  early.clear();
+  early_bytes = 0;
   spdlog::info("federated learning: model {} ({} parameters), {} training rows, {} test rows, "
                "{} peers", config.model, parameters, train_rows, test_rows, peers.size());
   flush();
@@ -315,6 +349,8 @@ void Learning::State::flush() {
         evaluated_round = round;
         accuracy = stats->accuracy;
         loss = stats->loss;
+        history.push_back({round, stats->accuracy, stats->loss});
+        while (history.size() > runtime::kModelHistoryMax) history.pop_front();
         spdlog::info("federated round {}: test accuracy {:.4f}, loss {:.4f}", round,
                      stats->accuracy, stats->loss);
         publish(round, stats->accuracy);
@@ -335,6 +371,9 @@ void Learning::State::flush() {
       std::vector<float> trained(order.params.size());
       if (stats) {
         w.learner->get_parameters(trained);
+        if (byzantine) {
+          federated::corrupt_update(*byzantine, order.params, trained, order.round);
+        }
       } else {
         std::fill(trained.begin(), trained.end(), std::numeric_limits<float>::quiet_NaN());
       }
@@ -385,7 +424,17 @@ void Learning::set_peers(std::vector<NodeId> peers) {
 }
 
 void Learning::on_message(const NodeId& from, federated::RoundMessageType type, ByteSpan bytes) {
-  if (!state_->core) return;  // not ready yet: peers resend next round, or it catches up
+  if (!state_->core) {
+    // Not ready yet: held until the core starts (a peer's first-round update, typically).
+    State& s = *state_;
+    s.early.push_back({from, type, Bytes(bytes.begin(), bytes.end())});
+    s.early_bytes += bytes.size();
+    while (s.early.size() > kEarlyMessagesMax || s.early_bytes > kEarlyBytesMax) {
+      s.early_bytes -= s.early.front().bytes.size();
+      s.early.pop_front();
+    }
+    return;
+  }
   state_->core->step(from, type, bytes, state_->now());
   state_->flush();
 }
@@ -405,6 +454,8 @@ runtime::ModelView Learning::view() const {
   v.accuracy = s.accuracy;
   v.loss = s.loss;
   v.train_images_per_s = s.train_images_per_s;
+  v.history.assign(s.history.begin(), s.history.end());
+  v.byzantine = s.config.byzantine;
   if (s.core) {
     const federated::RoundStats& st = s.core->stats();
     v.round = st.rounds_completed == 0 ? 0 : s.core->round() - (s.core->finished() ? 0 : 1);

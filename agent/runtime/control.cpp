@@ -127,6 +127,10 @@ std::optional<std::string> read_string_map(const json& doc, const char* key,
 json model_json(const ModelView& m) {
   json rejected = json::object();
   for (const auto& [reason, count] : m.updates_rejected) rejected[reason] = count;
+  json history = json::array();
+  for (const auto& e : m.history) {
+    history.push_back({{"round", e.round}, {"accuracy", e.accuracy}, {"loss", e.loss}});
+  }
   return json{{"model", m.model},
               {"state", m.state},
               {"round", m.round},
@@ -141,7 +145,9 @@ json model_json(const ModelView& m) {
               {"aggregator", m.aggregator},
               {"peers", m.peers},
               {"train_images_per_s",
-               m.train_images_per_s ? json(*m.train_images_per_s) : json(nullptr)}};
+               m.train_images_per_s ? json(*m.train_images_per_s) : json(nullptr)},
+              {"history", std::move(history)},
+              {"byzantine", m.byzantine.empty() ? json(nullptr) : json(m.byzantine)}};
 }
 
 json event_json(const EventView& e) {

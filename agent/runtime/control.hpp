@@ -129,7 +129,18 @@ struct ModelView {
   std::uint64_t peers = 0;
   // Training speed of the last round on the worker: rows * epochs / seconds of train().
   std::optional<double> train_images_per_s;
+  // The most recent evaluated rounds, oldest first (at most kModelHistoryMax), so that a
+  // client polling now and then misses none.
+  struct RoundEval {
+    std::uint64_t round = 0;
+    double accuracy = 0;
+    double loss = 0;
+  };
+  std::vector<RoundEval> history;
+  // The fault this agent injects (starlingd --byzantine, testing only); "" for an honest one.
+  std::string byzantine;
 };
+inline constexpr std::size_t kModelHistoryMax = 64;
 
 // One membership event. `seq` numbers events from 1, increasing by one per event, so that a
 // client can ask for what it has not seen yet.

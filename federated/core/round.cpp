@@ -88,6 +88,17 @@ void RoundCore::set_peers(std::vector<NodeId> peers, Instant now) {
   peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
   std::erase(peers, self_);
   peers_ = std::move(peers);
+  // F7: a peer that appeared after this node sent its update for the round (it joined late,
+  // or membership showed it late) gets the update now; otherwise it would wait for this
+  // node until its round deadline. Only when every peer gets the update (fanout >= peers).
+  if (phase_ == Phase::kCollecting && !own_sealed_.empty() && peers_.size() <= config_.fanout) {
+    for (const NodeId& peer : peers_) {
+      if (!own_sent_to_.insert(peer).second) continue;
+      ready_.messages.push_back(RoundOutbound{peer, RoundMessageType::kUpdate, own_sealed_});
+      ++stats_.updates_sent;
+      stats_.update_bytes_sent += own_sealed_.size();
+    }
+  }
   maybe_finish(now);  // fewer peers can complete a quorum
 }
 
@@ -101,6 +112,8 @@ void RoundCore::begin_round(std::uint64_t round, Instant now) {
   round_ = round;
   phase_ = Phase::kTraining;
   own_.reset();
+  own_sealed_.clear();
+  own_sent_to_.clear();
   deadline_ = Instant::max();
   // Rounds now in the past can no longer count.
   received_.erase(received_.begin(), received_.lower_bound(round_));
@@ -146,7 +159,9 @@ void RoundCore::on_trained(std::uint64_t round, std::span<const float> trained,
     ready_.messages.push_back(RoundOutbound{to, RoundMessageType::kUpdate, sealed});
     ++stats_.updates_sent;
     stats_.update_bytes_sent += sealed.size();
+    if (config_.mode == RoundMode::kSync) own_sent_to_.insert(to);
   }
+  if (config_.mode == RoundMode::kSync) own_sealed_ = sealed;
   // What this node aggregates is what its peers decode, so that all agree on the same inputs.
   Status decoded = decode_update(payload, config_.layout, own.delta);
   STARLING_ASSERT(decoded.is_ok(), "own update does not decode");

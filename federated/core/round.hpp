@@ -34,6 +34,10 @@
 //     this node is ahead of the update's round; an author's rounds must increase (an older or
 //     repeated one is `replayed`). The aggregator is not used (updates arrive one at a time);
 //     the norm bound still applies. F2, F3 and F5 are sync-mode rules.
+//  F7 A peer that appears (set_peers) while this node collects a round, after its update was
+//     sent, is sent the same sealed update, when every peer gets it (fanout >= peers): a node
+//     that joined late, or that membership showed late, would otherwise wait for this node's
+//     update until its deadline. Sync mode.
 #pragma once
 
 #include <cstdint>
@@ -226,6 +230,10 @@ class RoundCore {
   std::size_t async_mixed_ = 0;                    // F6: peer updates mixed in this round
   std::vector<NodeId> peers_;
   std::optional<Received> own_;
+  // F7: this round's sealed own update and who has been sent it, so that a peer that joins
+  // while this node collects gets it too (sync mode, when every peer gets it).
+  Bytes own_sealed_;
+  std::set<NodeId> own_sent_to_;
   Instant deadline_ = Instant::max();
   // Updates by round (current and future ones) and author.
   std::map<std::uint64_t, std::map<NodeId, Received>> received_;

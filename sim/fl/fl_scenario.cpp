@@ -16,6 +16,7 @@
 #include "base/rng.hpp"
 #include "crypto/identity.hpp"
 #include "federated/core/round.hpp"
+#include "federated/data/byzantine.hpp"
 #include "sim/world.hpp"
 
 namespace starling::sim {
@@ -139,7 +140,7 @@ class FlNode final : public Process {
     Result<federated::TrainStats> stats = error(StatusCode::kInternal, "not trained");
     if (byzantine() && c.byzantine_kind == ByzantineKind::kLabelFlip) {
       Dataset flipped = data;
-      for (auto& y : flipped.y) y = static_cast<std::int64_t>(flipped.classes) - 1 - y;
+      federated::flip_labels(flipped);
       stats = learner_->train(flipped, c.train, seed);
     } else {
       stats = learner_->train(data, c.train, seed);
@@ -147,27 +148,12 @@ class FlNode final : public Process {
     STARLING_ASSERT(stats.is_ok(), "training failed");
     trained_.resize(order.params.size());
     learner_->get_parameters(trained_);
-    if (byzantine()) corrupt(order.params, seed);
+    if (byzantine()) federated::corrupt_update(c.byzantine_kind, order.params, trained_, seed);
     trained_round_ = order.round;
     trained_samples_ = data.rows();
     const double seconds = static_cast<double>(data.rows() * c.train.local_epochs) /
                            c.train_samples_per_s;
     context_.set_timer(Duration(static_cast<Duration::rep>(seconds * 1e6)), kTrainedTimer);
-  }
-
-  // The Byzantine behaviours that act on the update (label flipping acts on the data).
-  void corrupt(const std::vector<float>& base, std::uint64_t seed) {
-    const FlScenarioConfig& c = *shared_.config;
-    Rng rng(seed ^ 0xb12a);
-    for (std::size_t i = 0; i < trained_.size(); ++i) {
-      const float delta = trained_[i] - base[i];
-      switch (c.byzantine_kind) {
-        case ByzantineKind::kSignFlip: trained_[i] = base[i] - 5.0f * delta; break;
-        case ByzantineKind::kScale: trained_[i] = base[i] + 10.0f * delta; break;
-        case ByzantineKind::kNoise: trained_[i] = base[i] + static_cast<float>(federated::sample_standard_normal(rng)); break;
-        case ByzantineKind::kLabelFlip: break;
-      }
-    }
   }
 
   void evaluate(std::uint64_t round) {
@@ -223,26 +209,6 @@ Dataset eval_subset(const FlScenarioConfig& c, const Dataset& test) {
 }
 
 }  // namespace
-
-Result<ByzantineKind> parse_byzantine_kind(std::string_view name) {
-  if (name == "signflip") return ByzantineKind::kSignFlip;
-  if (name == "scale") return ByzantineKind::kScale;
-  if (name == "noise" || name == "gaussian") return ByzantineKind::kNoise;
-  if (name == "labelflip") return ByzantineKind::kLabelFlip;
-  return error(StatusCode::kInvalidArgument,
-               "unknown Byzantine behaviour '" + std::string(name) +
-                   "' (use signflip, scale, noise or labelflip)");
-}
-
-std::string_view byzantine_kind_name(ByzantineKind kind) noexcept {
-  switch (kind) {
-    case ByzantineKind::kSignFlip: return "signflip";
-    case ByzantineKind::kScale: return "scale";
-    case ByzantineKind::kNoise: return "noise";
-    case ByzantineKind::kLabelFlip: return "labelflip";
-  }
-  return "?";
-}
 
 Status FlScenarioConfig::validate() const {
   auto bad = [](const std::string& what) { return error(StatusCode::kInvalidArgument, what); };

@@ -17,21 +17,17 @@
 
 #include "base/status.hpp"
 #include "base/time.hpp"
+#include "federated/data/byzantine.hpp"
 #include "federated/data/dataset.hpp"
 #include "federated/data/partition.hpp"
 #include "federated/torch/learner.hpp"
 
 namespace starling::sim {
 
-// Behaviours of enrolled nodes with valid signatures that try to harm the model.
-enum class ByzantineKind {
-  kSignFlip,   // sends -5x its honest update
-  kScale,      // sends 10x its honest update
-  kNoise,      // sends Gaussian noise (sigma 1 per parameter) instead of its update
-  kLabelFlip,  // trains honestly on labels mapped y -> classes - 1 - y
-};
-Result<ByzantineKind> parse_byzantine_kind(std::string_view name);
-std::string_view byzantine_kind_name(ByzantineKind kind) noexcept;
+// The Byzantine behaviours live in federated/data/byzantine.hpp (the agent has them too).
+using federated::ByzantineKind;
+using federated::byzantine_kind_name;
+using federated::parse_byzantine_kind;
 
 struct FlScenarioConfig {
   std::size_t nodes = 10;

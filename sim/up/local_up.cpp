@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "agent/runtime/control_client.hpp"
+#include "federated/core/aggregate.hpp"
+#include "federated/data/byzantine.hpp"
 #include "federated/data/partition.hpp"
 #include "sim/local/local_swarm.hpp"
 #include "sim/up/internal/scenario.hpp"
@@ -73,6 +75,20 @@ Status UpConfig::validate() const {
     if (auto p = federated::parse_partition(partition); !p) {
       return p.status().with_context("--partition");
     }
+    if (auto a = federated::parse_aggregator(aggregator); !a) {
+      return a.status().with_context("--aggregator");
+    }
+    if (!(norm_filter == 0 || (norm_filter >= 1 && norm_filter <= 1000))) {
+      return bad("--norm-filter: 0 (off) or from 1 to 1000");
+    }
+    if (auto k = federated::parse_byzantine_kind(byzantine_kind); !k) {
+      return k.status().with_context("--byzantine");
+    }
+    if (byzantine >= nodes) {
+      return bad("--byzantine: K must be below --nodes (at least one honest agent)");
+    }
+  } else if (byzantine > 0) {
+    return bad("--byzantine: need a model (--model is none)");
   } else if (baseline_centralized || baseline_isolated) {
     return bad("--baselines: need a model (--model is none)");
   }
@@ -94,6 +110,10 @@ json UpConfig::to_json() const {
           {"model", model},
           {"partition", partition},
           {"rounds", rounds},
+          {"aggregator", aggregator},
+          {"norm_filter", norm_filter},
+          {"byzantine", byzantine},
+          {"byzantine_kind", byzantine > 0 ? json(byzantine_kind) : json(nullptr)},
           {"seed", 1},
           {"workloads", workloads},
           {"workload_records", workload_records},

@@ -53,6 +53,13 @@ struct UpConfig {
   // shards:K); Dirichlet(0.5) gives the uneven class mix of real devices.
   std::string partition = "dirichlet:0.5";
   std::uint64_t rounds = 10;
+  // The agents' aggregator and norm filter (starlingd --aggregator, --norm-filter).
+  std::string aggregator = "fedavg";
+  double norm_filter = 0;
+  // Fault injection: the last `byzantine` agents run with starlingd --byzantine KIND and send
+  // corrupted updates; the progress line and the report's summary count only the honest ones.
+  std::size_t byzantine = 0;
+  std::string byzantine_kind = "signflip";
   // Stream workloads (stream-00, stream-01, ...) added once the swarm is healthy, each
   // `workload_records` records at `workload_rate` per second: by default they outlast the
   // scenario, so that a fault always finds workloads to move.

@@ -47,12 +47,32 @@ std::optional<std::size_t> Recorder::index_of(const std::string& id) const {
   return std::nullopt;
 }
 
-void Recorder::on_model(std::size_t i, double, const json& model) {
+void Recorder::on_model(std::size_t i, double t, const json& model) {
   ModelState& m = models_.at(i);
   m.state = text_of(model, "state", m.state);
   if (auto round = count_of(model, "round")) m.round = *round;
   m.accuracy = number_of(model, "accuracy");
   m.loss = number_of(model, "loss");
+  if (auto accepted = count_of(model, "updates_accepted")) m.updates_accepted = *accepted;
+  if (const json& rejected = member(model, "updates_rejected"); rejected.is_object()) {
+    m.updates_rejected = json::object();
+    for (const auto& [reason, count] : rejected.items()) {
+      if (count.is_number_unsigned()) m.updates_rejected[reason] = count;
+    }
+  }
+  const json& history = member(model, "history");
+  if (!history.is_array()) return;
+  for (const json& e : history) {  // oldest first
+    const auto round = count_of(e, "round");
+    const auto accuracy = number_of(e, "accuracy");
+    if (!round || !accuracy || *round < 1 || *round <= m.recorded_round) continue;
+    m.recorded_round = *round;
+    accuracy_.push_back({{"node", i},
+                         {"round", *round},
+                         {"accuracy", *accuracy},
+                         {"loss", optional_number(number_of(e, "loss"))},
+                         {"t", t}});
+  }
 }
 
 void Recorder::on_status(std::size_t i, double, const json& status) {
@@ -255,7 +275,7 @@ Progress Recorder::progress() const {
     p.round_min = first ? m.round : std::min(p.round_min, m.round);
     p.round_max = std::max(p.round_max, m.round);
     first = false;
-    if (m.accuracy) {
+    if (m.accuracy && nodes_[i].byzantine.empty()) {
       sum += *m.accuracy;
       ++with_accuracy;
       p.min_accuracy = std::min(p.min_accuracy.value_or(1.0), *m.accuracy);
@@ -309,6 +329,8 @@ json Recorder::to_json() const {
     nodes.push_back({{"index", i},
                      {"name", nodes_[i].name},
                      {"id", nodes_[i].id},
+                     {"byzantine", nodes_[i].byzantine.empty() ? json(nullptr)
+                                                               : json(nodes_[i].byzantine)},
                      {"pids", pids_[i]},
                      {"running", static_cast<bool>(running_[i])},
                      {"status", majority_[i]},
@@ -317,7 +339,9 @@ json Recorder::to_json() const {
                      {"round", m.round},
                      {"state", m.state},
                      {"accuracy", optional_number(m.accuracy)},
-                     {"loss", optional_number(m.loss)}});
+                     {"loss", optional_number(m.loss)},
+                     {"updates_accepted", m.updates_accepted},
+                     {"updates_rejected", m.updates_rejected}});
   }
   json failovers = json::array();
   for (const Failover& f : failovers_) {

@@ -24,13 +24,16 @@ namespace starling::up {
 struct RecordedNode {
   std::string name;
   std::string id;  // 32 hex digits (node id)
+  std::string byzantine;  // the fault it injects (starlingd --byzantine); "" when honest
 };
 
 // The counters of the live progress line.
 struct Progress {
   std::uint64_t round_min = 0;  // over agents running now (0 when none reported)
   std::uint64_t round_max = 0;
-  std::optional<double> mean_accuracy;  // latest accuracy of the agents running now
+  // Latest accuracy of the honest agents running now (Byzantine ones are left out: their own
+  // model is not what the swarm is judged by).
+  std::optional<double> mean_accuracy;
   std::optional<double> min_accuracy;
   std::size_t alive = 0;                // members the swarm sees alive (majority view)
   std::size_t workloads_running = 0;
@@ -44,8 +47,9 @@ class Recorder {
   // (members' last_change_unix_ms) on the report's time axis.
   Recorder(std::vector<RecordedNode> nodes, std::int64_t zero_unix_ms);
 
-  // Node i's `model` result at t. A round's accuracy and loss are recorded once the agent
-  // has evaluated it: when (accuracy, loss) changed since the previous recorded round.
+  // Node i's `model` result at t. Every round in its `history` not recorded yet is recorded
+  // (at t), so a poll misses none; agents without a history are recorded from the rounds they
+  // publish in their membership metadata (on_members).
   void on_model(std::size_t i, double t, const nlohmann::json& model);
   // Node i's `status` result at t: traffic counters (summed over the agent's restarts).
   void on_status(std::size_t i, double t, const nlohmann::json& status);
@@ -100,6 +104,8 @@ class Recorder {
     std::uint64_t recorded_round = 0;
     std::optional<std::pair<double, double>> recorded;  // (accuracy, loss) of recorded_round
     std::string state;
+    std::uint64_t updates_accepted = 0;  // peers' updates this agent aggregated
+    nlohmann::json updates_rejected = nlohmann::json::object();  // reason -> count
   };
   struct Traffic {
     std::uint64_t before_restarts = 0;  // bytes of earlier lives of the agent

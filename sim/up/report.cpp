@@ -36,7 +36,7 @@ std::string node_name(const json& report, std::size_t i) {
   const json& nodes = member(report, "nodes");
   if (nodes.is_array() && i < nodes.size()) {
     const std::string name = text_of(nodes[i], "name");
-    if (!name.empty()) return name;
+    if (!name.empty()) return text_of(nodes[i], "byzantine").empty() ? name : name + " (Byzantine)";
   }
   return "node " + std::to_string(i);
 }
@@ -149,12 +149,18 @@ std::string nodes_table(const json& report) {
   std::ostringstream out;
   out << "<table id=\"nodes-table\"><thead><tr><th>agent</th><th>node id</th><th>pids</th>"
       << "<th>seen as</th><th>round</th><th>accuracy</th><th>loss</th><th>learning</th>"
-      << "<th>bytes sent</th><th>bytes received</th></tr></thead><tbody>";
+      << "<th>updates accepted</th><th>updates rejected</th><th>bytes sent</th><th>bytes received</th></tr></thead><tbody>";
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const json& n = nodes[i];
     std::string pids;
     for (const json& p : member(n, "pids").is_array() ? member(n, "pids") : json::array()) {
       pids += (pids.empty() ? "" : ", ") + cell(p);
+    }
+    std::string rejected;
+    if (const json& r = member(n, "updates_rejected"); r.is_object()) {
+      for (const auto& [reason, count] : r.items()) {
+        rejected += (rejected.empty() ? "" : ", ") + cell(count) + " " + html_escape(reason);
+      }
     }
     const std::string id = text_of(n, "id");
     out << "<tr><td>" << html_escape(node_name(report, i)) << "</td><td><code title=\""
@@ -164,6 +170,8 @@ std::string nodes_table(const json& report) {
         << cell(member(n, "round")) << "</td><td class=\"num\">"
         << optional_fixed(n, "accuracy", 4) << "</td><td class=\"num\">"
         << optional_fixed(n, "loss", 4) << "</td><td>" << html_escape(text_of(n, "state", "-"))
+        << "</td><td class=\"num\">" << cell(member(n, "updates_accepted")) << "</td><td>"
+        << (rejected.empty() ? "-" : rejected)
         << "</td><td class=\"num\">" << cell(member(n, "bytes_sent")) << "</td><td class=\"num\">"
         << cell(member(n, "bytes_received")) << "</td></tr>";
   }
@@ -290,8 +298,18 @@ std::string summary_line(const json& report) {
   }
   out << ". " << internal::node_count(report) << " real <code>starlingd</code> agents on "
       << "127.0.0.1";
-  if (const std::string model = text_of(member(report, "config"), "model"); !model.empty()) {
+  const json& config = member(report, "config");
+  if (const std::string model = text_of(config, "model"); !model.empty()) {
     out << ", model " << html_escape(model);
+    if (const std::string aggregator = text_of(config, "aggregator"); !aggregator.empty()) {
+      out << ", aggregator " << html_escape(aggregator);
+    }
+  }
+  if (const auto byzantine = count_of(config, "byzantine"); byzantine && *byzantine > 0) {
+    out << "; " << *byzantine << " of them Byzantine ("
+        << html_escape(text_of(config, "byzantine_kind", "?"))
+        << ": they send corrupted updates; mean and minimum accuracy count only the honest "
+           "agents)";
   }
   out << ".</p>";
   return out.str();

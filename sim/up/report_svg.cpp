@@ -145,8 +145,13 @@ std::string accuracy_svg(const json& report) {
   for (const auto& [node, points] : series) {
     const std::string key = "node-" + std::to_string(node);
     const std::string name = node_name(report, node);
+    // Byzantine agents' own models are drawn dotted: they are not what the swarm is judged by.
+    const json& nodes = member(report, "nodes");
+    const bool byzantine = nodes.is_array() && node < nodes.size() &&
+                           !text_of(nodes[node], "byzantine").empty();
     out << "<g class=\"series\" data-series=\"" << key << "\"><polyline fill=\"none\" stroke=\""
-        << node_colour(node) << "\" stroke-width=\"2\" points=\"";
+        << node_colour(node) << "\" stroke-width=\"2\""
+        << (byzantine ? " stroke-dasharray=\"2 3\"" : "") << " points=\"";
     for (const Point& p : points) out << x_of(double(p.round)) << "," << y_of(p.accuracy) << " ";
     out << "\"/>";
     for (const Point& p : points) {

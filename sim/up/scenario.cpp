@@ -151,7 +151,16 @@ Status Scenario::start_agents() {
       options.extra_args = {"--model", config_.model, "--data-shard",
                             config_.partition + ":" + std::to_string(i) + "/" +
                                 std::to_string(config_.nodes),
-                            "--rounds", std::to_string(config_.rounds)};
+                            "--rounds", std::to_string(config_.rounds),
+                            "--aggregator", config_.aggregator};
+      if (config_.norm_filter > 0) {
+        options.extra_args.push_back("--norm-filter");
+        options.extra_args.push_back(fixed(config_.norm_filter, 3));
+      }
+      if (byzantine(i)) {
+        options.extra_args.push_back("--byzantine");
+        options.extra_args.push_back(config_.byzantine_kind);
+      }
     }
     const std::string name = "n" + std::to_string(i);
     STARLING_ASSIGN_OR_RETURN(std::size_t index, swarm_.add_node(name, options));
@@ -163,7 +172,8 @@ Status Scenario::start_agents() {
   }
   std::vector<RecordedNode> nodes;
   for (std::size_t i = 0; i < config_.nodes; ++i) {
-    nodes.push_back({swarm_.node(i).name, node_ids_[i]});
+    nodes.push_back({swarm_.node(i).name, node_ids_[i],
+                     byzantine(i) ? config_.byzantine_kind : std::string()});
   }
   recorder_.emplace(std::move(nodes), started_unix_ms_);
   print("fleet and " + std::to_string(config_.nodes) + " enrolled devices in " +

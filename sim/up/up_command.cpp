@@ -38,10 +38,16 @@ std::filesystem::path own_directory() {
 // Parses what CLI11 leaves as text; kInvalidArgument naming the option.
 Status finish_parsing(UpCommand& c) {
   if (!c.byzantine.empty()) {
-    return error(StatusCode::kInvalidArgument,
-                 "--byzantine: not supported by starlingd yet (the agent has no option that "
-                 "makes it send corrupted updates); `starling-sim run --fl --byzantine " +
-                     c.byzantine + "` runs Byzantine nodes in the in-process simulator");
+    const auto colon = c.byzantine.find(':');
+    const std::string count = c.byzantine.substr(0, colon);
+    const bool digits = !count.empty() && count.size() <= 3 &&
+                        count.find_first_not_of("0123456789") == std::string::npos;
+    if (colon == std::string::npos || !digits) {
+      return error(StatusCode::kInvalidArgument,
+                   "--byzantine: expected K:KIND, e.g. 1:signflip, got '" + c.byzantine + "'");
+    }
+    c.config.byzantine = std::stoul(count);
+    c.config.byzantine_kind = c.byzantine.substr(colon + 1);
   }
   STARLING_ASSIGN_OR_RETURN(c.config.chaos, parse_chaos(c.chaos));
   c.config.chaos_text = c.chaos;
@@ -104,8 +110,17 @@ CLI::App* add_up_command(CLI::App& app, UpCommand& command) {
                  "SIGCONT after DURATION), restart (same data directory), term (graceful leave); "
                  "NODE a 0-based index; TIME from the moment the swarm is healthy. E.g. "
                  "kill:2@30s,pause:1@60s:10s,restart:2@90s");
+  up->add_option("--aggregator", c.aggregator,
+                 "The agents' aggregator: fedavg, median, trimmed-mean[:BETA], krum[:F], "
+                 "multi-krum[:F[:M]]")
+      ->capture_default_str();
+  up->add_option("--norm-filter", c.norm_filter,
+                 "The agents leave out updates above FACTOR x the round's median norm (0 = off)")
+      ->capture_default_str();
   up->add_option("--byzantine", command.byzantine,
-                 "K:KIND Byzantine agents: not supported by starlingd yet (an error)");
+                 "K:KIND, fault injection: the last K agents send corrupted updates (KIND "
+                 "signflip, scale, noise or labelflip; starlingd --byzantine); accuracy figures "
+                 "count only the honest agents");
   up->add_option("--baselines", command.baselines,
                  "Also train centralized and/or isolated baselines on the same partition, seed "
                  "and total epochs, after the swarm stopped (minutes for a cnn)");

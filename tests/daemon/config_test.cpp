@@ -209,6 +209,7 @@ TEST_CASE("every key rejects a bad value with a one-line message naming it") {
       {"heartbeat_interval", {"--heartbeat-interval", "400ms"}, R"(heartbeat_interval = "200ms")",
        "a fifth of election_timeout"},
       {"aggregator", {"--aggregator", "mean"}, R"(aggregator = "mean")", "mean"},
+      {"byzantine", {"--byzantine", "evil"}, R"(byzantine = "flip")", "signflip, scale"},
       {"round_deadline", {"--round-deadline", "0s"}, R"(round_deadline = "0s")", "above 0s"},
   };
   TempDir dir;
@@ -418,6 +419,19 @@ TEST_CASE("check-config returns the effective config as TOML") {
   CHECK_CODE(parse({"--check-config", "--bind", "x"}), StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("byzantine is off by default and none keeps it off") {
+  const auto defaults = parse({});
+  REQUIRE_OK(defaults);
+  CHECK(defaults->config.learning.byzantine.empty());
+  const auto none = parse({"--byzantine", "none"});
+  REQUIRE_OK(none);
+  CHECK(none->config.learning.byzantine.empty());
+  CHECK(to_toml(none->config).find("byzantine") == std::string::npos);
+  const auto flip = parse({"--byzantine", "labelflip"});
+  REQUIRE_OK(flip);
+  CHECK(flip->config.learning.byzantine == "labelflip");
+}
+
 TEST_CASE("to_toml round trips through parse_config") {
   TempDir dir;
   const std::vector<std::vector<std::string>> cases = {
@@ -432,6 +446,7 @@ TEST_CASE("to_toml round trips through parse_config") {
        "--label", "plain=", "--log-level", "debug", "--log-format", "json", "--leave-timeout",
        "1500ms"},
       {"--leave-timeout", "0s", "--log-level", "off", "--metrics", "127.0.0.2:9100"},
+      {"--model", "mlp", "--byzantine", "signflip", "--norm-filter", "3"},
   };
   for (const auto& args : cases) {
     const auto first = parse(args);

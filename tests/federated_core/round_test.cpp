@@ -179,6 +179,42 @@ TEST_CASE("F3: a round ends at the quorum or at the deadline with what arrived")
   CHECK_FALSE(c.completed[1].at(0).deadline);
 }
 
+TEST_CASE("F7: a peer that appears after the update was sent gets it and nobody waits") {
+  RoundConfig config = small_config();
+  config.rounds = 1;
+  Cluster c(3, config);
+  // Node 0 starts knowing only node 1; nodes 1 and 2 know everyone.
+  c.cores[0]->set_peers({node(2)}, c.now);
+  c.hold_training = {1, 2};  // nodes 1 and 2 train later
+  c.start_all();
+  // Node 0 sent to node 1 only; node 1 waits for nodes 0 and 2.
+  CHECK(c.cores[0]->round() == 1);
+  CHECK_FALSE(c.cores[0]->training());
+  const auto sent_before = c.cores[0]->stats().updates_sent;
+  CHECK(sent_before == 1);
+  // Membership shows node 2 to node 0: it is sent node 0's update at once, once.
+  c.cores[0]->set_peers({node(2), node(3)}, c.now);
+  c.cores[0]->set_peers({node(2), node(3)}, c.now);
+  RoundReady ready = c.cores[0]->take_ready();
+  REQUIRE(ready.messages.size() == 1);
+  CHECK(ready.messages[0].to == node(3));
+  CHECK(ready.messages[0].type == RoundMessageType::kUpdate);
+  CHECK(c.cores[0]->stats().updates_sent == 2);
+  for (auto& m : ready.messages) c.inflight.push_back({0, std::move(m)});
+  c.hold_training.clear();
+  c.train(1, c.held_orders.at(1));
+  c.train(2, c.held_orders.at(2));
+  c.deliver_all();
+  // Every node ended the round on its quorum, none by the deadline, with the same model.
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO("node " << i);
+    REQUIRE(c.completed[i].size() == 1);
+    CHECK_FALSE(c.completed[i][0].deadline);
+    CHECK(c.completed[i][0].updates == 2);
+  }
+  CHECK(c.cores[0]->params() == c.cores[2]->params());
+}
+
 TEST_CASE("F2: updates for a coming round wait for it and stale ones are refused") {
   RoundConfig config = small_config();
   config.rounds = 2;

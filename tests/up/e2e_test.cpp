@@ -2,8 +2,9 @@
 // starlingd agents on 127.0.0.1 (no model: these tests are about processes), and Ctrl-C
 // (SIGINT to starling-sim only) or a failing run (--timeout) must still stop every agent and
 // write the report; usage errors are one line and start nothing. After each run, no agent
-// process it started may remain (checked through the pids report.json records). A training
-// run with a kill is check_up.sh's. Waits poll with deadlines, generous for 2 loaded cores.
+// process it started may remain (checked through the pids report.json records). One run
+// trains (an mlp on Fashion-MNIST) with a Byzantine agent, whose updates the honest agents'
+// norm filter must leave out. A training run with a kill is check_up.sh's. Waits poll with deadlines, generous for 2 loaded cores.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -150,6 +151,36 @@ TEST_CASE("a failing run (--timeout) stops every agent and reports why") {
   CHECK(check_no_agent_left(report).size() == 2);
 }
 
+TEST_CASE("a Byzantine agent's scaled updates are left out by every honest agent's norm filter") {
+  TempDir dir;
+  const auto log = dir / "up.log";
+  const pid_t pid = spawn({"--nodes", "4", "--model", "mlp", "--rounds", "2", "--byzantine",
+                           "1:scale", "--norm-filter", "3", "--data-dir",
+                           (dir / "swarm").string()},
+                          log);
+  const auto code = wait_exit(pid, 150s);
+  INFO(slurp(log));
+  REQUIRE(code == std::optional<int>(0));
+  const json report = read_report(dir / "swarm" / "report");
+  CHECK(report.at("config").at("byzantine") == 1);
+  CHECK(report.at("config").at("byzantine_kind") == "scale");
+  const json& nodes = report.at("nodes");
+  REQUIRE(nodes.size() == 4);
+  CHECK(nodes[3].at("byzantine") == "scale");
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO("honest agent n" << i << ": " << nodes[i].dump());
+    CHECK(nodes[i].at("byzantine").is_null());
+    // One scaled update per round reached it and was left out.
+    CHECK(nodes[i].at("updates_rejected").value("norm_bound", 0) >= 1);
+    CHECK(nodes[i].at("round") == 2);
+  }
+  // The Byzantine agent filters nothing (modified software).
+  CHECK(nodes[3].at("updates_rejected").value("norm_bound", 0) == 0);
+  check_no_agent_left(report);
+  const std::string agent_log = slurp(dir / "swarm" / "node-n3" / "starlingd.log");
+  CHECK(agent_log.find("TESTING ONLY: this agent is Byzantine (scale)") != std::string::npos);
+}
+
 TEST_CASE("usage errors are one line, exit 2 and start nothing") {
   TempDir dir;
   struct Case {
@@ -160,7 +191,12 @@ TEST_CASE("usage errors are one line, exit 2 and start nothing") {
       {{"--nodes", "3", "--chaos", "kill:3@5s"}, "node 3 does not exist"},
       {{"--chaos", "kill:1@5"}, "--chaos: 'kill:1@5'"},
       {{"--chaos", "restart:1@5s"}, "kill or term it before a restart"},
-      {{"--byzantine", "1:signflip"}, "not supported by starlingd yet"},
+      {{"--byzantine", "signflip"}, "expected K:KIND"},
+      {{"--byzantine", "1:evil"}, "unknown Byzantine behaviour 'evil'"},
+      {{"--nodes", "3", "--byzantine", "3:scale"}, "at least one honest agent"},
+      {{"--model", "none", "--byzantine", "1:scale"}, "need a model"},
+      {{"--aggregator", "mean"}, "--aggregator"},
+      {{"--norm-filter", "0.5"}, "--norm-filter"},
       {{"--model", "resnet"}, "unknown model 'resnet'"},
       {{"--partition", "dirichlet:x"}, "--partition"},
       {{"--baselines", "central"}, "unknown baseline 'central'"},

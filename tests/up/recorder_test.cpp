@@ -18,7 +18,7 @@ const std::string kC = std::string(32, 'c');
 constexpr std::int64_t kZeroMs = 1'000'000;
 
 Recorder three() {
-  Recorder r({{"n0", kA}, {"n1", kB}, {"n2", kC}}, kZeroMs);
+  Recorder r({{"n0", kA, ""}, {"n1", kB, ""}, {"n2", kC, ""}}, kZeroMs);
   for (std::size_t i = 0; i < 3; ++i) r.on_started(i, 0, 100 + static_cast<int>(i));
   return r;
 }
@@ -63,6 +63,44 @@ TEST_CASE("a round's accuracy is recorded once the agent published it, with the 
   CHECK(report["accuracy"][1]["round"] == 2);
   CHECK(report["accuracy"][1]["accuracy"].get<double>() == doctest::Approx(0.8));
   CHECK(report["accuracy"][1]["loss"].is_null());
+}
+
+TEST_CASE("every round in the model history is recorded once, so a slow poll misses none") {
+  Recorder r = three();
+  auto eval = [](std::uint64_t round, double accuracy) {
+    return json{{"round", round}, {"accuracy", accuracy}, {"loss", 1.0 / double(round)}};
+  };
+  // Two rounds finished between two polls: both are in the history.
+  r.on_model(0, 1.0, {{"round", 2}, {"accuracy", 0.8}, {"loss", 0.5}, {"state", "training"},
+                      {"history", json::array({eval(1, 0.7), eval(2, 0.8)})}});
+  r.on_model(0, 1.5, {{"round", 3}, {"accuracy", 0.85}, {"loss", 0.3}, {"state", "training"},
+                      {"history", json::array({eval(1, 0.7), eval(2, 0.8), eval(3, 0.85)})}});
+  // The metadata path then sees nothing new.
+  r.on_members(0, 2.0, json::array({member_entry(kA, "alive", 0,
+                                                 {{"fl.round", "3"}, {"fl.acc", "0.8500"}})}));
+  const json report = r.to_json();
+  REQUIRE(report["accuracy"].size() == 3);
+  for (std::size_t k = 0; k < 3; ++k) {
+    CHECK(report["accuracy"][k]["round"] == k + 1);
+    CHECK(report["accuracy"][k]["loss"].get<double>() == doctest::Approx(1.0 / double(k + 1)));
+  }
+  CHECK(report["accuracy"][1]["t"].get<double>() == 1.0);
+  CHECK(r.training_done(3) == false);  // n1 and n2 have not reported
+}
+
+TEST_CASE("Byzantine agents are marked and left out of the progress accuracy") {
+  Recorder r({{"n0", kA, ""}, {"n1", kB, ""}, {"n2", kC, "signflip"}}, kZeroMs);
+  for (std::size_t i = 0; i < 3; ++i) r.on_started(i, 0, 100 + static_cast<int>(i));
+  r.on_model(0, 1.0, {{"round", 1}, {"accuracy", 0.8}, {"state", "training"}});
+  r.on_model(1, 1.0, {{"round", 1}, {"accuracy", 0.7}, {"state", "training"}});
+  r.on_model(2, 1.0, {{"round", 1}, {"accuracy", 0.1}, {"state", "training"}});
+  const Progress p = r.progress();
+  REQUIRE(p.mean_accuracy);
+  CHECK(*p.mean_accuracy == doctest::Approx(0.75));
+  CHECK(*p.min_accuracy == doctest::Approx(0.7));
+  const json nodes = r.to_json()["nodes"];
+  CHECK(nodes[0]["byzantine"].is_null());
+  CHECK(nodes[2]["byzantine"] == "signflip");
 }
 
 TEST_CASE("the timeline follows the majority of answering observers, dated by their clocks") {

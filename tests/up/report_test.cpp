@@ -98,6 +98,23 @@ TEST_CASE("the page has the three plots with one series per node and the baselin
   CHECK(html.find("document.body.dataset.ready = '1'") != std::string::npos);
 }
 
+TEST_CASE("Byzantine agents are named as such and drawn dotted and the summary says who counts") {
+  json report = sample_report();
+  report["config"]["byzantine"] = 1;
+  report["config"]["byzantine_kind"] = "signflip";
+  report["config"]["aggregator"] = "median";
+  report["nodes"][2]["byzantine"] = "signflip";
+  const std::string html = render_report_html(report);
+  CHECK(html.find("n2 (Byzantine)") != std::string::npos);
+  CHECK(html.find("n1 (Byzantine)") == std::string::npos);
+  CHECK(occurrences(html, "stroke-dasharray=\"2 3\"") == 1);
+  CHECK(html.find("1 of them Byzantine (signflip") != std::string::npos);
+  CHECK(html.find("aggregator median") != std::string::npos);
+  // A nodes section shorter than the accuracy series is no reason to fail.
+  report["nodes"].erase(2);
+  CHECK(render_report_html(report).find("accuracy-plot") != std::string::npos);
+}
+
 TEST_CASE("the page is self-contained: no scripts, styles, images or fonts from elsewhere") {
   const std::string html = render_report_html(sample_report());
   CHECK(html.find(" src=") == std::string::npos);

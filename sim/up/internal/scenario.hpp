@@ -42,7 +42,9 @@ class Scenario {
   void print_progress(double t, bool force);
   std::vector<std::string> live_seeds() const;
   std::optional<std::size_t> any_running() const;
-  double now_s() const;  // seconds since the swarm was healthy (negative before)
+  double now_s() const;
+  // Whether agent i is one of the Byzantine ones (the last config_.byzantine).
+  bool byzantine(std::size_t i) const { return i + config_.byzantine >= config_.nodes; }  // seconds since the swarm was healthy (negative before)
   bool stop_requested() const;
   void print(const std::string& line) const;
   void print_at(double t, const std::string& line) const;
